@@ -1,0 +1,37 @@
+# metasym: every target that needs Python first creates .venv and installs what it needs.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+export HYPOTHESIS_PROFILE ?= ci
+
+.PHONY: venv test test-slow lint demo bench clean
+
+venv: $(STAMP)
+
+# torch must come from the local CPU wheel (plain `torch` would pull a multi-GB CUDA build),
+# so it is installed explicitly, first, and only when missing.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check metasym tests bench
+
+test: venv lint
+	$(BIN)/python -m pytest
+
+test-slow: venv
+	$(BIN)/python -m pytest -m slow
+
+demo: venv
+	$(BIN)/metasym demo --out runs/demo
+
+bench: venv
+	$(BIN)/python bench/sharing.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache runs *.egg-info

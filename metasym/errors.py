@@ -1,0 +1,35 @@
+"""Exceptions raised for user mistakes.
+
+Every error a user can cause by bad input derives from :class:`MetasymError`; the command
+line turns it into one line on stderr and exit status 2 (never a traceback).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MetasymError",
+    "SpecError",
+    "NotAHomomorphismError",
+    "TooLargeError",
+    "MismatchError",
+]
+
+
+class MetasymError(ValueError):
+    """Base class of all errors caused by bad input."""
+
+
+class SpecError(MetasymError):
+    """A spec string (group, action, support) is malformed or unknown."""
+
+
+class NotAHomomorphismError(MetasymError):
+    """Generator images do not define a homomorphism (they break a relation of the group)."""
+
+
+class TooLargeError(MetasymError):
+    """An operation would enumerate a group or build a matrix beyond a documented limit."""
+
+
+class MismatchError(MetasymError):
+    """Objects that must agree (groups, degrees, shapes) do not."""

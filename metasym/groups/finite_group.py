@@ -1,0 +1,272 @@
+"""Finite permutation groups as immutable value objects."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from functools import cached_property
+
+import networkx as nx
+import numpy as np
+from sympy.combinatorics import Permutation, PermutationGroup
+
+from metasym.errors import MismatchError, SpecError, TooLargeError
+from metasym.groups._perm import as_array, bfs_enumerate, format_cycles, inverse
+
+__all__ = ["FiniteGroup", "ELEMENT_LIMIT", "CONJUGACY_LIMIT"]
+
+#: Largest order for which :meth:`FiniteGroup.elements` (and everything that sums over the
+#: group, such as Burnside counts) will enumerate the group.
+ELEMENT_LIMIT = 100_000
+#: Largest value of ``order * degree`` that enumeration may hold in memory (int64 entries).
+ENUMERATION_CELLS = 50_000_000
+#: Largest order for which conjugacy classes are computed.
+CONJUGACY_LIMIT = 20_000
+
+
+class FiniteGroup:
+    r"""A finite group given by generating permutations of ``{0, ..., degree-1}``.
+
+    The group is the defining (faithful) permutation representation it is built from; it
+    wraps :class:`sympy.combinatorics.PermutationGroup` for order, membership and
+    Schreier-Sims, and exposes numpy image arrays for fast work.
+
+    **Convention.** Elements are permutations ``g`` with ``g(x)`` the image of ``x``. The
+    product is composition of functions, :math:`(gh)(x) = g(h(x))` (apply ``h`` first).
+    sympy's ``p*q`` applies ``p`` first, so ``G.product(g, h) == h * g`` in sympy terms.
+    With this product every action below is a *left* action,
+    :math:`\rho(gh) = \rho(g)\rho(h)`.
+
+    Equality and hashing are structural: same degree and the same generator list.
+
+    Parameters
+    ----------
+    generators
+        Generating permutations (sympy ``Permutation`` or image lists). Identity
+        generators are dropped; an empty list gives the trivial group.
+    degree
+        Number of points acted on.
+    name
+        Spec string of the group (see :func:`metasym.groups.parse_group`); derived from
+        the generators when omitted.
+
+    Examples
+    --------
+    >>> from metasym.groups import cyclic
+    >>> G = cyclic(4)
+    >>> G.order, G.degree, G.is_abelian
+    (4, 4, True)
+    >>> G.spec
+    'cyclic:4'
+    """
+
+    __slots__ = ("_degree", "_gens", "_name", "__dict__")
+
+    def __init__(self, generators: Sequence[Permutation | Sequence[int]], degree: int,
+                 name: str | None = None) -> None:
+        if not isinstance(degree, (int, np.integer)) or degree < 1:
+            raise SpecError(f"degree must be a positive integer, got {degree!r}")
+        # identity generators add nothing and would make specs ambiguous: dropped
+        arrays = tuple(a for a in (as_array(g, int(degree)) for g in generators)
+                       if not np.array_equal(a, np.arange(int(degree))))
+        self._degree = int(degree)
+        self._gens = tuple(tuple(int(v) for v in a) for a in arrays)
+        if name is None:
+            name = "perm:%d:%s" % (self._degree, ";".join(format_cycles(a) for a in arrays) or "()")
+        self._name = name
+
+    # ----- identity -------------------------------------------------------------------
+    @property
+    def spec(self) -> str:
+        """Spec string; ``parse_group(G.spec) == G``."""
+        return self._name
+
+    @property
+    def degree(self) -> int:
+        """Number of points of the defining permutation representation."""
+        return self._degree
+
+    @cached_property
+    def generator_arrays(self) -> np.ndarray:
+        """Generators as an ``(n_generators, degree)`` int64 array of images (read-only)."""
+        arr = np.array(self._gens, dtype=np.int64).reshape(len(self._gens), self._degree)
+        arr.setflags(write=False)
+        return arr
+
+    @cached_property
+    def generators(self) -> tuple[Permutation, ...]:
+        """Generators as sympy permutations."""
+        return tuple(Permutation(list(g)) for g in self._gens)
+
+    @property
+    def n_generators(self) -> int:
+        return len(self._gens)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, FiniteGroup) and self._degree == other._degree
+                and self._gens == other._gens)
+
+    def __hash__(self) -> int:
+        return hash((self._degree, self._gens))
+
+    def __repr__(self) -> str:
+        return f"FiniteGroup({self._name!r}, order={self.order}, degree={self._degree})"
+
+    def __reduce__(self):
+        return (FiniteGroup, (list(map(list, self._gens)), self._degree, self._name))
+
+    # ----- sympy-backed structure -----------------------------------------------------
+    @cached_property
+    def sympy_group(self) -> PermutationGroup:
+        """The underlying :class:`sympy.combinatorics.PermutationGroup`."""
+        gens = list(self.generators) or [Permutation(self._degree - 1)]
+        return PermutationGroup(gens)
+
+    @cached_property
+    def order(self) -> int:
+        """:math:`|G|`, by Schreier-Sims (polynomial in the degree; no enumeration)."""
+        return int(self.sympy_group.order())
+
+    @cached_property
+    def is_abelian(self) -> bool:
+        """Whether all generators commute (which decides commutativity of the group)."""
+        g = self.generator_arrays
+        return all(np.array_equal(g[i][g[j]], g[j][g[i]])
+                   for i in range(len(g)) for j in range(i + 1, len(g)))
+
+    @cached_property
+    def identity(self) -> Permutation:
+        return Permutation(self._degree - 1)
+
+    def product(self, g: Permutation, h: Permutation) -> Permutation:
+        """:math:`gh`, the map ``x -> g(h(x))`` (apply ``h`` first)."""
+        return h * g
+
+    def inverse(self, g: Permutation) -> Permutation:
+        """:math:`g^{-1}`."""
+        return ~g
+
+    def contains(self, g: Permutation | Sequence[int]) -> bool:
+        """Whether ``g`` is an element of the group (sympy's sifting)."""
+        arr = as_array(g, self._degree)
+        return bool(self.sympy_group.contains(Permutation(arr.tolist())))
+
+    def is_subgroup_of(self, other: FiniteGroup) -> bool:
+        """Whether every element of this group lies in ``other`` (same points)."""
+        if other.degree != self._degree:
+            raise MismatchError(f"degrees differ: {self._degree} vs {other.degree}")
+        return all(other.contains(g) for g in self._gens)
+
+    def same_elements(self, other: FiniteGroup) -> bool:
+        """Whether both groups are the same set of permutations (generators may differ)."""
+        return (other.degree == self._degree and self.order == other.order
+                and self.is_subgroup_of(other))
+
+    # ----- enumeration (refuses large groups) -----------------------------------------
+    def check_enumerable(self, what: str = "this operation", extra_degree: int = 0) -> None:
+        """Raise :class:`TooLargeError` if enumerating the group would pass the limits."""
+        cells = self.order * (self._degree + extra_degree)
+        if self.order > ELEMENT_LIMIT or cells > ENUMERATION_CELLS:
+            raise TooLargeError(
+                f"{what} must list all {self.order} elements of {self._name}, above the limit "
+                f"of {ELEMENT_LIMIT} elements ({ENUMERATION_CELLS} cells); use "
+                "generator-based methods (sharing patterns, orders) instead"
+            )
+
+    @cached_property
+    def element_arrays(self) -> np.ndarray:
+        """All elements as an ``(order, degree)`` array, identity first, in breadth-first
+        order of the Cayley graph (from each element, left-multiply by each generator in
+        turn). Refuses above :data:`ELEMENT_LIMIT`.
+        """
+        self.check_enumerable("listing the elements")
+        arr = bfs_enumerate(self.generator_arrays, self._degree, self.order)
+        arr.setflags(write=False)
+        return arr
+
+    def elements(self) -> tuple[Permutation, ...]:
+        """All elements as sympy permutations, in the order of :attr:`element_arrays`."""
+        return tuple(Permutation(list(map(int, a))) for a in self.element_arrays)
+
+    @cached_property
+    def _element_index(self) -> dict[bytes, int]:
+        return {a.tobytes(): i for i, a in enumerate(self.element_arrays)}
+
+    def element_index(self, g: Permutation | Sequence[int] | np.ndarray) -> int:
+        """Position of ``g`` in :attr:`element_arrays`."""
+        key = as_array(g, self._degree).tobytes()
+        try:
+            return self._element_index[key]
+        except KeyError:
+            raise MismatchError(f"{format_cycles(as_array(g))} is not an element of {self._name}") from None
+
+    def element_orders(self) -> np.ndarray:
+        """Order of each element of :attr:`element_arrays` (lcm of its cycle lengths)."""
+        return np.array([Permutation(list(map(int, a))).order() for a in self.element_arrays],
+                        dtype=np.int64)
+
+    def element_order_histogram(self) -> dict[int, int]:
+        """``{element order: number of elements of that order}``."""
+        return dict(sorted(Counter(self.element_orders().tolist()).items()))
+
+    @cached_property
+    def conjugacy_class_indices(self) -> tuple[tuple[int, ...], ...]:
+        """Conjugacy classes as tuples of indices into :attr:`element_arrays`.
+
+        Each class is the orbit of an element under conjugation by the generators
+        (closing under generators suffices), found by breadth-first search:
+        :math:`O(|G| \\cdot \\#\\text{generators})` compositions. The class of the identity
+        comes first; classes are ordered by their first element.
+        """
+        if self.order > CONJUGACY_LIMIT:
+            raise TooLargeError(f"conjugacy classes are computed for groups of order at most "
+                                f"{CONJUGACY_LIMIT}; {self._name} has order {self.order}")
+        elems = self.element_arrays
+        index = self._element_index
+        gens = [(g, inverse(g)) for g in self.generator_arrays]
+        cls = np.full(len(elems), -1, dtype=np.int64)
+        classes: list[tuple[int, ...]] = []
+        for start in range(len(elems)):
+            if cls[start] >= 0:
+                continue
+            cid = len(classes)
+            cls[start] = cid
+            members, queue = [start], [start]
+            while queue:
+                x = elems[queue.pop()]
+                for g, gi in gens:
+                    j = index[g[x[gi]].tobytes()]  # g x g^{-1}
+                    if cls[j] < 0:
+                        cls[j] = cid
+                        members.append(j)
+                        queue.append(j)
+            classes.append(tuple(sorted(members)))
+        return tuple(classes)
+
+    def conjugacy_classes(self) -> tuple[tuple[Permutation, ...], ...]:
+        """Conjugacy classes as tuples of sympy permutations."""
+        elems = self.elements()
+        return tuple(tuple(elems[i] for i in c) for c in self.conjugacy_class_indices)
+
+    def cayley_graph(self) -> nx.DiGraph:
+        """Right Cayley graph: a node per element (``0..order-1`` in the order of
+        :attr:`element_arrays`, attribute ``perm`` in cycle notation), an edge
+        :math:`g \\to g s` for each generator ``s``, with attributes ``generator`` (its
+        index) and ``label`` (its cycle notation). Left multiplication acts on this
+        graph by automorphisms.
+        """
+        elems = self.element_arrays
+        index = self._element_index
+        graph = nx.DiGraph(name=self._name)
+        for i, a in enumerate(elems):
+            graph.add_node(i, perm=format_cycles(a))
+        for gi, s in enumerate(self.generator_arrays):
+            label = format_cycles(s)
+            for i, a in enumerate(elems):
+                j = index[a[s].tobytes()]  # g s: apply s first, then g
+                if graph.has_edge(i, j):
+                    graph.edges[i, j]["generator"] = f"{graph.edges[i, j]['generator']},{gi}"
+                    graph.edges[i, j]["label"] += "," + label
+                else:
+                    graph.add_edge(i, j, generator=str(gi), label=label)
+        return graph
