@@ -1,0 +1,108 @@
+"""PNG figures (matplotlib, Agg backend: works without a display)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from metasym.errors import MetasymError
+
+__all__ = ["plot_pattern", "plot_cayley", "ensure_parent"]
+
+
+def ensure_parent(path: str | Path) -> Path:
+    """Create the parent folder of ``path``; one-line error if that is impossible."""
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MetasymError(f"cannot create folder for {p}: {e.strerror}") from None
+    return p
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _label_image(labels: np.ndarray) -> np.ma.MaskedArray:
+    return np.ma.masked_less(labels, 0)
+
+
+def plot_pattern(pattern, path: str | Path, title: str | None = None,
+                 max_basis_columns: int = 400) -> Path:
+    """Draw a sharing pattern: the ``m x n`` label matrix (one colour per shared
+    parameter, white where fixed to zero) and, when small enough, the 0/1 matrix ``U``."""
+    plt = _pyplot()
+    path = ensure_parent(path)
+    labels = pattern.labels
+    m, n = labels.shape
+    k = pattern.dimension
+    show_u = k <= max_basis_columns and m * n <= 20_000
+    fig, axes = plt.subplots(1, 2 if show_u else 1, figsize=(11 if show_u else 6, 5),
+                             squeeze=False)
+    ax = axes[0, 0]
+    cmap = plt.get_cmap("tab20" if k <= 20 else "nipy_spectral").copy()
+    cmap.set_bad("white")
+    ax.imshow(_label_image(labels), cmap=cmap, interpolation="nearest", aspect="auto")
+    ax.set_title(f"sharing pattern ({m}x{n}, {k} parameters)")
+    ax.set_xlabel("input index x")
+    ax.set_ylabel("output index y")
+    if show_u:
+        ax2 = axes[0, 1]
+        ax2.imshow(pattern.basis(dtype=np.int8), cmap="Greys", interpolation="nearest",
+                   aspect="auto")
+        ax2.set_title(f"U ({m * n} x {k}, 0/1)")
+        ax2.set_xlabel("parameter")
+        ax2.set_ylabel("row-major index y*n + x")
+    fig.suptitle(title or pattern.description or "sharing pattern")
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def _save(fig, path: Path) -> None:
+    try:
+        fig.savefig(path, dpi=110)
+    except (OSError, ValueError) as e:
+        raise MetasymError(f"cannot write {path}: {e}") from None
+
+
+def plot_cayley(graph, path: str | Path, title: str = "") -> Path:
+    """Draw a Cayley graph (edges coloured by generator)."""
+    import networkx as nx
+
+    plt = _pyplot()
+    path = ensure_parent(path)
+    fig, ax = plt.subplots(figsize=(7, 7))
+    pos = nx.kamada_kawai_layout(graph) if graph.number_of_nodes() <= 200 else \
+        nx.spring_layout(graph, seed=0)
+    from matplotlib.lines import Line2D
+
+    gens = sorted({d["generator"] for _, _, d in graph.edges(data=True)})
+    colors = plt.get_cmap("tab10")
+    handles = []
+    for i, g in enumerate(gens):
+        edges = [(u, v) for u, v, d in graph.edges(data=True) if d["generator"] == g]
+        label = graph.edges[edges[0]]["label"]
+        nx.draw_networkx_edges(graph, pos, edgelist=edges, ax=ax, edge_color=[colors(i % 10)],
+                               arrows=True, arrowsize=8, width=1.2)
+        handles.append(Line2D([], [], color=colors(i % 10), label=f"s{g} = {label}"))
+    small = graph.number_of_nodes() <= 30
+    nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=180 if small else 20,
+                           node_color="#dddddd", edgecolors="k")
+    if small:
+        nx.draw_networkx_labels(graph, pos, ax=ax, font_size=7)
+    if handles:
+        ax.legend(handles=handles, loc="upper right", fontsize=8)
+    ax.set_title(title or graph.name)
+    ax.axis("off")
+    _save(fig, path)
+    plt.close(fig)
+    return path
