@@ -11,6 +11,7 @@ from scipy.sparse.csgraph import connected_components
 from sympy.combinatorics import Permutation, PermutationGroup
 from sympy.combinatorics.util import _distribute_gens_by_base, _orbits_transversals_from_bsgs
 
+from metasym._limits import time_limit
 from metasym.errors import MismatchError, NotAHomomorphismError, SpecError
 from metasym.groups._perm import as_array, bfs_enumerate, format_cycles, inverse
 from metasym.groups.finite_group import FiniteGroup
@@ -83,7 +84,7 @@ class GroupAction:
         arr.setflags(write=False)
         self._images = arr
         if name is None:
-            name = "perm:%d:%s" % (degree, ";".join(format_cycles(a) for a in arr) or "()")
+            name = "perm:{}:{}".format(degree, ";".join(format_cycles(a) for a in arr) or "()")
         self._name = name
         if validate:
             self.check_homomorphism()
@@ -140,7 +141,8 @@ class GroupAction:
         if not gens:
             return [], [], 1
         gamma = PermutationGroup(gens)
-        base, strong = gamma.schreier_sims_incremental(base=list(range(d)))
+        with time_limit(f"checking the action {self._name} of {self._group.spec}"):
+            base, strong = gamma.schreier_sims_incremental(base=list(range(d)))
         dist = _distribute_gens_by_base(base, strong)
         transversals = _orbits_transversals_from_bsgs(base, dist, transversals_only=True)
         tr = [{pt: np.asarray(u.array_form, dtype=np.int64) for pt, u in t.items()}
@@ -167,10 +169,17 @@ class GroupAction:
         """
         d = self._group.degree
         h = as_array(g, d)
+        if self._name == "natural":
+            if not self._group.contains(h):
+                raise MismatchError(f"{format_cycles(h)} is not an element of {self._group.spec}")
+            return h
         base, transversals, _ = self._graph_group
         acc = np.arange(d + self.degree, dtype=np.int64)
         rest = h.copy()
         for b, t in zip(base, transversals):
+            if b >= d:  # the base left G's points: the kernel of Γ -> G is not trivial
+                raise NotAHomomorphismError(f"{self._name} is not a homomorphism of "
+                                            f"{self._group.spec}: pi(g) is not determined by g")
             u = t.get(int(rest[b]))
             if u is None:
                 raise MismatchError(f"{format_cycles(h)} is not an element of {self._group.spec}")
@@ -309,8 +318,9 @@ def tensor(*actions: GroupAction) -> GroupAction:
     images = actions[0].generator_images
     degree = actions[0].degree
     for a in actions[1:]:
+        # explicit width: reshape(k, -1) fails for a group without generators (k = 0)
         images = (images[:, :, None] * a.degree + a.generator_images[:, None, :]).reshape(
-            len(images), -1)
+            len(images), degree * a.degree)
         degree *= a.degree
     name = "tensor(" + ",".join(a.spec for a in actions) + ")"
     return GroupAction(G, images, name, degree=degree, validate=False)

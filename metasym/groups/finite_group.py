@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from functools import cached_property
@@ -10,6 +11,7 @@ import networkx as nx
 import numpy as np
 from sympy.combinatorics import Permutation, PermutationGroup
 
+from metasym._limits import time_limit
 from metasym.errors import MismatchError, SpecError, TooLargeError
 from metasym.groups._perm import as_array, bfs_enumerate, format_cycles, inverse
 
@@ -60,10 +62,10 @@ class FiniteGroup:
     'cyclic:4'
     """
 
-    __slots__ = ("_degree", "_gens", "_name", "__dict__")
+    __slots__ = ("_degree", "_gens", "_name", "_known_order", "__dict__")
 
     def __init__(self, generators: Sequence[Permutation | Sequence[int]], degree: int,
-                 name: str | None = None) -> None:
+                 name: str | None = None, *, order: int | None = None) -> None:
         if not isinstance(degree, (int, np.integer)) or degree < 1:
             raise SpecError(f"degree must be a positive integer, got {degree!r}")
         # identity generators add nothing and would make specs ambiguous: dropped
@@ -72,8 +74,11 @@ class FiniteGroup:
         self._degree = int(degree)
         self._gens = tuple(tuple(int(v) for v in a) for a in arrays)
         if name is None:
-            name = "perm:%d:%s" % (self._degree, ";".join(format_cycles(a) for a in arrays) or "()")
+            name = "perm:{}:{}".format(self._degree,
+                                       ";".join(format_cycles(a) for a in arrays) or "()")
         self._name = name
+        # named constructors know their order; it spares Schreier-Sims on big groups
+        self._known_order = None if order is None else int(order)
 
     # ----- identity -------------------------------------------------------------------
     @property
@@ -113,7 +118,8 @@ class FiniteGroup:
         return f"FiniteGroup({self._name!r}, order={self.order}, degree={self._degree})"
 
     def __reduce__(self):
-        return (FiniteGroup, (list(map(list, self._gens)), self._degree, self._name))
+        return (_rebuild_group, (list(map(list, self._gens)), self._degree, self._name,
+                                 self._known_order))
 
     # ----- sympy-backed structure -----------------------------------------------------
     @cached_property
@@ -124,8 +130,34 @@ class FiniteGroup:
 
     @cached_property
     def order(self) -> int:
-        """:math:`|G|`, by Schreier-Sims (polynomial in the degree; no enumeration)."""
-        return int(self.sympy_group.order())
+        """:math:`|G|`: known for named groups; otherwise the symmetric or alternating
+        group is recognised first (sympy's one-sided Monte Carlo test, whose "yes" is
+        certain), else Schreier-Sims (stopped with an error past the time limit)."""
+        if self._known_order is not None:
+            return self._known_order
+        if self.alt_sym is not None:
+            return math.factorial(self._degree) // (2 if self.alt_sym == "alternating" else 1)
+        with time_limit(f"computing the order of {self._name}"):
+            return int(self.sympy_group.order())
+
+    @cached_property
+    def alt_sym(self) -> str | None:
+        """``"symmetric"`` or ``"alternating"`` when the group is all of
+        :math:`S_n` / :math:`A_n` on its points (certain), else ``None``."""
+        n = self._degree
+        if self._known_order is not None:
+            full = math.factorial(n)
+            if self._known_order == full:
+                return "symmetric"
+            if n > 2 and 2 * self._known_order == full:
+                return "alternating"
+            return None
+        if n < 8 or not self._gens:
+            return None
+        if not self.sympy_group.is_alt_sym():
+            return None
+        odd = any(Permutation(list(g)).is_odd for g in self._gens)
+        return "symmetric" if odd else "alternating"
 
     @cached_property
     def is_abelian(self) -> bool:
@@ -149,7 +181,13 @@ class FiniteGroup:
     def contains(self, g: Permutation | Sequence[int]) -> bool:
         """Whether ``g`` is an element of the group (sympy's sifting)."""
         arr = as_array(g, self._degree)
-        return bool(self.sympy_group.contains(Permutation(arr.tolist())))
+        perm = Permutation(arr.tolist())
+        if self.alt_sym == "symmetric":
+            return True
+        if self.alt_sym == "alternating":
+            return perm.is_even
+        with time_limit(f"testing membership in {self._name}"):
+            return bool(self.sympy_group.contains(perm))
 
     def is_subgroup_of(self, other: FiniteGroup) -> bool:
         """Whether every element of this group lies in ``other`` (same points)."""
@@ -270,3 +308,7 @@ class FiniteGroup:
                 else:
                     graph.add_edge(i, j, generator=str(gi), label=label)
         return graph
+
+
+def _rebuild_group(gens, degree, name, order):
+    return FiniteGroup(gens, degree, name, order=order)
