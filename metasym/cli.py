@@ -50,8 +50,7 @@ def _clean(obj):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from metasym import __version__
-    from metasym import commands_core
+    from metasym import __version__, commands_core
 
     parser = _Parser(prog="metasym", description="Meta-learning symmetries by "
                      "reparameterization, group theory first.")

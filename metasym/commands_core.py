@@ -255,7 +255,10 @@ def _status(row: dict) -> str:
 
 
 def _short(value, limit: int = 40) -> str:
-    s = "-" if value is None else str(value)
+    if isinstance(value, float):
+        s = f"{value:.3g}"
+    else:
+        s = "-" if value is None else str(value)
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 

@@ -47,8 +47,7 @@ def plot_pattern(pattern, path: str | Path, title: str | None = None,
     fig, axes = plt.subplots(1, 2 if show_u else 1, figsize=(11 if show_u else 6, 5),
                              squeeze=False)
     ax = axes[0, 0]
-    cmap = plt.get_cmap("tab20" if k <= 20 else "nipy_spectral").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("tab20" if k <= 20 else "nipy_spectral").with_extremes(bad="white")
     ax.imshow(_label_image(labels), cmap=cmap, interpolation="nearest", aspect="auto")
     ax.set_title(f"sharing pattern ({m}x{n}, {k} parameters)")
     ax.set_xlabel("input index x")

@@ -1,9 +1,17 @@
 """Permutation and linear representations, exact sharing patterns and theorem checks.
 
-Imports torch only lazily (``to_torch``).
+Imports torch only lazily (``to_torch``, ``format="torch"``); hypothesis only inside
+the strategies of :mod:`metasym.representations.testing`.
 """
 
+from metasym.representations.convolution import group_convolution_basis
+from metasym.representations.linear import (
+    EquivariantBasis,
+    LinearRepresentation,
+    equivariant_basis,
+)
 from metasym.representations.patterns import conv1d, conv2d, locally_connected1d
+from metasym.representations.permutation import PermutationRepresentation, parse_representation
 from metasym.representations.sharing import (
     SharingPattern,
     band_support,
@@ -11,14 +19,24 @@ from metasym.representations.sharing import (
     parse_support,
     sharing_pattern,
 )
+from metasym.representations.theorems import CheckResult, burnside_count, run_checks
 
 __all__ = [
+    "CheckResult",
+    "EquivariantBasis",
+    "LinearRepresentation",
+    "PermutationRepresentation",
     "SharingPattern",
     "band_support",
+    "burnside_count",
     "conv1d",
     "conv2d",
+    "equivariant_basis",
+    "group_convolution_basis",
     "locally_connected1d",
     "pair_orbit_labels",
+    "parse_representation",
     "parse_support",
+    "run_checks",
     "sharing_pattern",
 ]
