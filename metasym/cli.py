@@ -62,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib.util
 
     # the learning layer (torch) registers its own subcommands when it is present
-    if importlib.util.find_spec("metasym.learning.commands") is not None:
+    try:
+        present = importlib.util.find_spec("metasym.learning.commands") is not None
+    except ModuleNotFoundError:
+        present = False
+    if present:
         importlib.import_module("metasym.learning.commands").register(sub)
     return parser
 
