@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: venv test test-slow lint demo bench clean
+.PHONY: venv test test-slow lint docs docs-check demo bench clean
 
 venv: $(STAMP)
 
@@ -15,14 +15,25 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,docs]"
 	touch $(STAMP)
 
 lint: venv
 	$(BIN)/ruff check metasym tests bench
 
-test: venv lint
+test: venv lint docs-check
 	$(BIN)/python -m pytest
+
+# Strict docs build (warnings are errors, cross-references checked), running the examples.
+docs: venv
+	rm -rf docs/_build docs/auto_examples
+	$(BIN)/sphinx-build -n -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
+# The same strict build without running the examples (the tests run them on tiny settings).
+docs-check: venv
+	rm -rf docs/_build/check docs/auto_examples
+	METASYM_DOCS_RUN_EXAMPLES=0 $(BIN)/sphinx-build -n -W --keep-going -q -b html docs docs/_build/check
 
 test-slow: venv
 	$(BIN)/python -m pytest -m slow
@@ -34,4 +45,4 @@ bench: venv
 	$(BIN)/python bench/sharing.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache runs *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache runs *.egg-info docs/_build docs/auto_examples docs/_generated

@@ -106,7 +106,7 @@ class LinearRepresentation:
     :math:`\rho(s)\rho(g) = \rho(sg)` for all elements ``g`` and generators ``s``. This
     holds iff the generator matrices respect every relation of ``G``. It enumerates the
     group: above :data:`~metasym.groups.ELEMENT_LIMIT` elements (or
-    :data:`VALIDATION_CELLS` entries ``order*d*d``) it raises
+    ``VALIDATION_CELLS`` entries ``order*d*d``) it raises
     :class:`~metasym.errors.TooLargeError` unless ``validate=False``.
 
     **Tolerance.** In float mode an edge passes when
@@ -116,7 +116,7 @@ class LinearRepresentation:
     ``3.5e-4`` for float32). In exact mode (``exact=True``) entries are rationals
     (ints, :class:`fractions.Fraction`, sympy Rationals, ``"p/q"`` strings, or floats
     read as their shortest decimal) and the check is exact arithmetic (``atol = 0``);
-    when that would take more than :data:`EXACT_VALIDATION_OPS` operations it is done in
+    when that would take more than ``EXACT_VALIDATION_OPS`` operations it is done in
     float64 with the default tolerance instead, and :attr:`validation` says so.
 
     Parameters
@@ -538,7 +538,7 @@ def equivariant_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None,
       :math:`\mathrm{tol} = \max(mn, \text{rows}) \cdot \varepsilon \cdot \sigma_{\max}`
       (NumPy's ``matrix_rank`` rule) unless ``atol`` is given. The basis is orthonormal.
       Refuses (``TooLargeError``) above :data:`FLOAT_NULLSPACE_LIMIT` unknowns
-      ``m*n`` (or :data:`FLOAT_CONSTRAINT_CELLS` entries of ``C``): for permutation representations use
+      ``m*n`` (or ``FLOAT_CONSTRAINT_CELLS`` entries of ``C``): for permutation representations use
       :func:`~metasym.representations.sharing_pattern`, which needs no linear algebra.
 
     Parameters

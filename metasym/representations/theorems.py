@@ -480,7 +480,7 @@ def check_reynolds(in_action: Any, out_action: Any, pattern: SharingPattern | No
     1. Brute force :math:`\frac{1}{|G|}\sum_g \rho_Y(g) W \rho_X(g)^{-1}` (accumulated in
        ``dtype``) equals ``project(W)`` for random ``W``; tolerance
        :math:`2|G|\varepsilon\max|W|` (the bound for naive summation). Skipped when
-       :math:`|G| m n` exceeds :data:`REYNOLDS_CELLS` or the group cannot be enumerated.
+       :math:`|G| m n` exceeds ``REYNOLDS_CELLS`` or the group cannot be enumerated.
     2. Idempotent: :math:`P(P(W)) = P(W)`; tolerance :math:`2(s+4)\varepsilon\max|W|`
        with ``s`` the largest orbit (``project`` sums each orbit naively).
     3. Self-adjoint: :math:`\langle P A, B\rangle = \langle A, P B\rangle`; tolerance

@@ -1,0 +1,93 @@
+"""Sphinx configuration for metasym (built by `make docs`, warnings are errors)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import metasym  # noqa: E402
+from _cli_reference import write_cli_reference  # noqa: E402
+
+project = "metasym"
+author = "the metasym developers"
+copyright = "2026, the metasym developers"
+release = metasym.__version__
+
+extensions = [
+    "myst_parser",
+    "numpydoc",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx_gallery.gen_gallery",
+]
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+exclude_patterns = ["_build", "examples", "**.ipynb_checkpoints"]
+myst_enable_extensions = ["dollarmath", "colon_fence"]
+myst_heading_anchors = 3
+numpydoc_show_class_members = False
+numpydoc_validation_checks: set[str] = set()
+autodoc_default_options = {"members": True, "undoc-members": False}
+autosummary_generate = False
+suppress_warnings = ["config.cache"]
+
+html_theme = "pydata_sphinx_theme"
+html_title = "metasym"
+html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+# the theme would fetch nothing at build time; keep it offline-friendly
+html_static_path: list[str] = []
+
+# Examples: sphinx-gallery runs them (METASYM_DOCS_FAST=1 makes them tiny) and keeps figures.
+sphinx_gallery_conf = {
+    "examples_dirs": "examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "plot_gallery": os.environ.get("METASYM_DOCS_RUN_EXAMPLES", "1") == "1",
+    "matplotlib_animations": False,
+    "reset_modules": ("matplotlib",),
+    "within_subsection_order": "FileNameSortKey",
+}
+
+# The CLI reference is generated from the argument parser, so it cannot drift.
+write_cli_reference(HERE / "_generated" / "cli.md")
+
+# Cross-references are checked (nitpicky). Targets in other projects cannot be resolved
+# offline (no intersphinx inventories are fetched), so only those are ignored.
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(numpy|np|sympy|scipy|networkx|nx|torch|collections|pathlib|fractions|"
+               r"typing|matplotlib|hypothesis|argparse|dataclasses|safetensors)(\..*)?"),
+    (r"py:class", r"(optional|array_like|array-like|callable|iterable|sequence|int|float|"
+                  r"str|bool|dict|list|tuple|None|object|any|Any)"),
+]
+
+
+def _resolve_by_name(app, env, node, contnode):
+    """Resolve ``metasym.groups.FiniteGroup`` or a bare ``FiniteGroup`` to where it is
+    documented (objects are documented in their defining modules, re-exported elsewhere)."""
+    from sphinx.util.nodes import make_refnode
+
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "")
+    if not (target.startswith("metasym.") or "." not in target):
+        return None
+    name = target.rsplit(".", 1)[-1]
+    objects = env.get_domain("py").objects
+    hits = [k for k in objects if k.startswith("metasym.") and k.rsplit(".", 1)[-1] == name]
+    if len(hits) != 1:
+        return None
+    entry = objects[hits[0]]
+    return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode,
+                        hits[0])
+
+
+def setup(app):
+    app.connect("missing-reference", _resolve_by_name)
