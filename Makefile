@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: venv
-	$(BIN)/ruff check metasym tests bench
+	$(BIN)/ruff check metasym tests bench docs
 
 test: venv lint docs-check
 	$(BIN)/python -m pytest

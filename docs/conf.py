@@ -10,8 +10,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-import metasym  # noqa: E402
 from _cli_reference import write_cli_reference  # noqa: E402
+
+import metasym  # noqa: E402
 
 project = "metasym"
 author = "the metasym developers"
