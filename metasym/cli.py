@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     commands_core.register(sub)
+    discovery_commands.register(sub)
     import importlib
     import importlib.util
 

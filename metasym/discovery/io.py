@@ -1,0 +1,158 @@
+"""Reading what ``metasym discover`` works on: pattern files, ``U`` files, run folders.
+
+Every file is read with ``np.load(allow_pickle=False)``; anything unreadable or
+malformed raises :class:`~metasym.errors.MetasymError` with one line naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metasym.errors import MetasymError
+from metasym.representations import SharingPattern
+
+__all__ = ["Source", "load_pattern_file", "load_U_file", "load_run", "parse_shape"]
+
+
+@dataclass
+class Source:
+    """What was read: a pattern, or a matrix to cluster (``U`` ``(m*n, k)``, or weights
+    ``(T, m, n)``), plus a reference group from a run's config when there is one."""
+
+    kind: str  # "pattern" | "U" | "weights"
+    path: str
+    pattern: SharingPattern | None = None
+    matrix: np.ndarray | None = None
+    shape: tuple[int, int] | None = None
+    reference: tuple[str, str, str] | None = None  # (group, in action, out action)
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_shape(text: str) -> tuple[int, int]:
+    """``"68x70"`` -> ``(68, 70)`` (outputs x inputs)."""
+    mt = re.fullmatch(r"\s*(\d{1,7})\s*[xX]\s*(\d{1,7})\s*", text or "")
+    if not mt or int(mt.group(1)) < 1 or int(mt.group(2)) < 1:
+        raise MetasymError(f"bad shape {text!r}: expected MxN (outputs x inputs), e.g. 68x70")
+    return int(mt.group(1)), int(mt.group(2))
+
+
+def _npz(path: str | Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if not hasattr(f, "files"):
+                raise MetasymError(f"{path}: a single .npy array, expected an .npz archive")
+            return {k: f[k] for k in f.files}
+    except MetasymError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise MetasymError(f"{path}: not a readable .npz file ({msg})") from None
+
+
+def load_pattern_file(path: str | Path) -> Source:
+    """An ``.npz`` with ``labels`` (as written by ``metasym sharing --save``)."""
+    return Source("pattern", str(path), pattern=SharingPattern.load(path))
+
+
+def load_U_file(path: str | Path, shape: tuple[int, int] | None = None) -> Source:
+    """An ``.npz`` with ``U`` (``(m*n, k)``) or ``W`` (adapted weights ``(T, m, n)``).
+
+    For ``U`` the layer shape comes from ``shape``, else an array ``shape`` (two
+    integers) or ``labels`` (``(m, n)``) in the file."""
+    data = _npz(path)
+    if "W" in data and "U" not in data:
+        W = np.asarray(data["W"])
+        if W.ndim != 3 or not np.issubdtype(W.dtype, np.number):
+            raise MetasymError(f"{path}: W must be a numeric (tasks, m, n) array, got {W.shape}")
+        return Source("weights", str(path), matrix=W.astype(np.float64),
+                      shape=(int(W.shape[1]), int(W.shape[2])))
+    if "U" not in data:
+        raise MetasymError(f"{path}: no 'U' array (nor 'W') in the file; found "
+                           f"{', '.join(sorted(data)) or 'nothing'}")
+    U = np.asarray(data["U"])
+    if U.ndim != 2 or not np.issubdtype(U.dtype, np.number):
+        raise MetasymError(f"{path}: U must be a numeric 2-D (m*n, k) array, got shape {U.shape}")
+    if shape is None:
+        if "shape" in data:
+            sh = np.asarray(data["shape"]).ravel()
+            if sh.size != 2 or not np.issubdtype(sh.dtype, np.integer) or (sh < 1).any():
+                raise MetasymError(f"{path}: 'shape' must hold two positive integers")
+            shape = (int(sh[0]), int(sh[1]))
+        elif "labels" in data and np.asarray(data["labels"]).ndim == 2:
+            shape = tuple(int(v) for v in data["labels"].shape)  # type: ignore[assignment]
+        else:
+            raise MetasymError(f"{path}: the layer shape is unknown: pass --shape MxN or store "
+                               "an array 'shape' = [m, n] in the file")
+    m, n = shape
+    if U.shape[0] != m * n:
+        raise MetasymError(f"{path}: U has {U.shape[0]} rows, but a {m}x{n} layer needs {m * n}")
+    return Source("U", str(path), matrix=U.astype(np.float64), shape=(m, n))
+
+
+def load_run(run_dir: str | Path) -> Source:
+    """The learned ``U`` of a finished ``metasym train`` run folder.
+
+    Uses :func:`metasym.learning.train.load_run` (torch) to rebuild the learner and reads
+    ``model.U``; without torch, reads ``checkpoint.safetensors`` directly with
+    ``safetensors.numpy`` and takes the 2-D tensor named ``...U`` with ``m*n`` rows
+    (``m = n_out``, ``n = n_in`` from ``config.json``). The run's ``group`` /
+    ``in_action`` / ``out_action`` (``--problem equivariant``) become the reference.
+    """
+    run = Path(run_dir)
+    cfg_path = run / "config.json"
+    if not run.is_dir():
+        raise MetasymError(f"{run}: no such run directory")
+    if not cfg_path.is_file():
+        raise MetasymError(f"{run}: no config.json (not a metasym run folder)")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+        m, n = int(cfg["n_out"]), int(cfg["n_in"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise MetasymError(f"{cfg_path}: unreadable or incomplete ({e})") from None
+    notes: list[str] = []
+    U = None
+    try:
+        from metasym.learning.train import load_run as _load_run
+    except ImportError:  # torch missing: fall back to reading the checkpoint
+        _load_run = None
+        notes.append("learning layer not importable: read checkpoint.safetensors directly")
+    if _load_run is not None:
+        _, _, learner, _ = _load_run(run, load_tasks=False)
+        model = learner.model
+        if getattr(model, "U", None) is None or not hasattr(model, "v"):
+            raise MetasymError(f"{run}: model {cfg.get('model')!r} has no sharing matrix U "
+                               "(discover needs an msr-fc run)")
+        U = model.U.detach().double().cpu().numpy()
+        if not getattr(model, "learns_U", True):
+            notes.append("oracle model: U is the frozen analytic basis, not learned")
+    else:
+        U = _read_checkpoint_U(run / "checkpoint.safetensors", m * n)
+    ref = None
+    if cfg.get("group") and cfg.get("problem") == "equivariant":
+        ref = (str(cfg["group"]), str(cfg.get("in_action") or "natural"),
+               str(cfg.get("out_action") or "natural"))
+    return Source("U", str(run), matrix=np.asarray(U, dtype=np.float64), shape=(m, n),
+                  reference=ref, notes=notes)
+
+
+def _read_checkpoint_U(path: Path, rows: int) -> np.ndarray:
+    if not path.is_file():
+        raise MetasymError(f"{path}: missing (was training interrupted?)")
+    try:
+        from safetensors.numpy import load_file
+
+        state: dict[str, Any] = load_file(str(path))
+    except Exception as e:  # safetensors raises its own error types
+        raise MetasymError(f"{path}: cannot read checkpoint ({str(e).splitlines()[0]})") from None
+    hits = [k for k, v in state.items() if (k == "U" or k.endswith(".U")) and v.ndim == 2
+            and v.shape[0] == rows]
+    if len(hits) != 1:
+        raise MetasymError(f"{path}: expected one 2-D tensor named U with {rows} rows, found "
+                           f"{hits or 'none'}")
+    return np.asarray(state[hits[0]], dtype=np.float64)
