@@ -51,6 +51,7 @@ def _clean(obj):
 
 def build_parser() -> argparse.ArgumentParser:
     from metasym import __version__, commands_core
+    from metasym.discovery import commands as discovery_commands
 
     parser = _Parser(prog="metasym", description="Meta-learning symmetries by "
                      "reparameterization, group theory first.")
