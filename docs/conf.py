@@ -66,7 +66,11 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(numpy|np|sympy|scipy|networkx|nx|torch|collections|pathlib|fractions|"
                r"typing|matplotlib|hypothesis|argparse|dataclasses|safetensors)(\..*)?"),
     (r"py:class", r"(optional|array_like|array-like|callable|iterable|sequence|int|float|"
-                  r"str|bool|dict|list|tuple|None|object|any|Any)"),
+                  r"str|bool|dict|list|tuple|None|object|any|Any|Module|Tensor)"),
+    # numpydoc splits generic annotations such as ``dict[str, int]`` at the comma
+    (r"py:class", r".*[\[\]].*"),
+    # private helpers that appear in signatures but are not part of the API
+    (r"py:.*", r"metasym(\.\w+)*\._\w+"),
 ]
 
 

@@ -98,7 +98,7 @@ def load_U_file(path: str | Path, shape: tuple[int, int] | None = None) -> Sourc
 def load_run(run_dir: str | Path) -> Source:
     """The learned ``U`` of a finished ``metasym train`` run folder.
 
-    Uses :func:`metasym.learning.train.load_run` (torch) to rebuild the learner and reads
+    Uses :func:`metasym.learning.training.load_run` (torch) to rebuild the learner and reads
     ``model.U``; without torch, reads ``checkpoint.safetensors`` directly with
     ``safetensors.numpy`` and takes the 2-D tensor named ``...U`` with ``m*n`` rows
     (``m = n_out``, ``n = n_in`` from ``config.json``). The run's ``group`` /
@@ -118,7 +118,7 @@ def load_run(run_dir: str | Path) -> Source:
     notes: list[str] = []
     U = None
     try:
-        from metasym.learning.train import load_run as _load_run
+        from metasym.learning.training import load_run as _load_run
     except ImportError:  # torch missing: fall back to reading the checkpoint
         _load_run = None
         notes.append("learning layer not importable: read checkpoint.safetensors directly")

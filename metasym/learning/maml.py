@@ -1,0 +1,257 @@
+r"""Functional MAML: inner SGD on per-task parameters, outer gradient through it.
+
+For a task :math:`t` with support :math:`(X_s, Y_s)` and query :math:`(X_q, Y_q)`, the
+inner parameters :math:`\theta` (MSR's ``v``; every parameter for the MAML baselines)
+take ``inner_steps`` SGD steps with learned per-tensor step sizes :math:`\alpha_p`
+(initialised to 0.1, the reference's "per-layer" mode):
+
+.. math:: \theta_p \leftarrow \theta_p - \alpha_p \nabla_{\theta_p} L(X_s, Y_s; \theta, U),
+
+and the meta-loss is the mean over tasks of the query MSE at the adapted parameters. The
+outer gradient reaches ``U``, the initial :math:`\theta` and :math:`\alpha` through the
+inner steps (second order), or treats the inner gradients as constants (first order).
+
+Two implementations compute the same numbers:
+
+* the generic path, for any model: ``torch.func.grad`` for the inner gradient inside a
+  per-task function, ``torch.func.vmap`` over the task batch (optionally in chunks to bound
+  memory), one ordinary ``backward`` for the outer gradient;
+* a fast path for the bias-free :class:`~metasym.learning.layers.MSRLinear`, whose
+  prediction is linear in ``v``: the inner loop is closed-form and the outer backward is
+  derived by hand (``metasym.learning._fast``).
+
+:func:`loop_task_losses` is a plain per-task Python loop (the reference implementation's
+structure) kept as a test oracle and as the benchmark baseline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call, grad, vmap
+
+from metasym.errors import SpecError
+from metasym.learning._fast import msr_adapt, msr_meta_grads, msr_task_losses
+from metasym.learning.layers import MSRLinear, inner_parameter_names
+
+__all__ = ["MetaLearner", "loop_task_losses"]
+
+
+def _key(name: str) -> str:
+    # ParameterDict keys may not contain dots
+    return name.replace(".", "__")
+
+
+class MetaLearner(nn.Module):
+    r"""A model plus learned inner step sizes, with MAML meta-losses.
+
+    Parameters
+    ----------
+    model
+        A module mapping ``(N, n_in)`` to ``(N, n_out)``; its ``inner_names`` (default:
+        all parameters) adapt in the inner loop.
+    inner_steps
+        Number of inner SGD steps (0 evaluates the initial parameters).
+    inner_lr
+        Initial value of every learned step size.
+    first_order
+        Drop second-order terms (first-order MAML): cheaper, usually slightly worse.
+    chunk_size
+        Tasks per ``vmap`` chunk on the generic path (``None``: all at once).
+    fast
+        Use the closed-form path when the model allows it (``None``/``True``); ``False``
+        forces the generic ``torch.func`` path (for tests and comparisons).
+
+    Examples
+    --------
+    >>> from metasym.learning.layers import MSRLinear
+    >>> learner = MetaLearner(MSRLinear(5, 4, k=2))
+    >>> xs, ys = torch.randn(8, 1, 5), torch.randn(8, 1, 4)
+    >>> xq, yq = torch.randn(8, 3, 5), torch.randn(8, 3, 4)
+    >>> learner.task_losses(xs, ys, xq, yq).shape
+    torch.Size([8])
+    """
+
+    def __init__(self, model: nn.Module, *, inner_steps: int = 1, inner_lr: float = 0.1,
+                 first_order: bool = False, chunk_size: int | None = None,
+                 fast: bool | None = None) -> None:
+        super().__init__()
+        if inner_steps < 0:
+            raise SpecError(f"inner_steps must be >= 0, got {inner_steps}")
+        if chunk_size is not None and chunk_size < 1:
+            raise SpecError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.model = model
+        self.inner_steps = int(inner_steps)
+        self.first_order = bool(first_order)
+        self.chunk_size = chunk_size
+        self.inner_names = inner_parameter_names(model)
+        if not self.inner_names:
+            raise SpecError("the model has no inner parameters to adapt")
+        self.inner_lrs = nn.ParameterDict(
+            {_key(nm): nn.Parameter(torch.tensor(float(inner_lr))) for nm in self.inner_names})
+        self.fast = self.fast_path_available if fast is None else bool(fast)
+        if self.fast and not self.fast_path_available:
+            raise SpecError("the closed-form path needs a bias-free MSRLinear model")
+
+    # ----- introspection -------------------------------------------------------------------
+    @property
+    def fast_path_available(self) -> bool:
+        """Whether the model is a bias-free :class:`MSRLinear` (linear in ``v``)."""
+        return isinstance(self.model, MSRLinear) and self.model.bias is None
+
+    def meta_parameters(self) -> Iterator[nn.Parameter]:
+        """What the outer optimiser trains: the model's trainable parameters (``U`` and
+        initial inner parameters) and the step sizes."""
+        yield from (p for p in self.model.parameters() if p.requires_grad)
+        yield from self.inner_lrs.values()
+
+    def optimizer_parameters(self) -> list[nn.Parameter]:
+        """The tensors to give the outer optimiser: :meth:`meta_parameters`, except that
+        on the fast path a learned ``U`` is handed over as ``U.T`` -- a contiguous
+        parameter sharing ``U``'s (column-major) storage -- because fused Adam is markedly
+        slower on non-contiguous tensors. :meth:`backward_meta_loss` writes the gradient
+        there; updating it updates ``U``. Call again after moving the learner."""
+        params = list(self.meta_parameters())
+        self.__dict__.pop("_U_alias", None)
+        mdl = self.model
+        if self.fast and mdl.learns_U and mdl.U.T.is_contiguous():
+            alias = nn.Parameter(mdl.U.detach().T)  # same storage, contiguous (k, m*n)
+            self.__dict__["_U_alias"] = alias  # not registered: no duplicate in state_dict
+            params = [alias if p is mdl.U else p for p in params]
+        return params
+
+    def step_sizes(self) -> dict[str, float]:
+        """Current learned step size of each inner parameter."""
+        return {nm: float(self.inner_lrs[_key(nm)].detach()) for nm in self.inner_names}
+
+    # ----- meta-losses ----------------------------------------------------------------------
+    def task_losses(self, xs: Tensor, ys: Tensor, xq: Tensor, yq: Tensor) -> Tensor:
+        r"""Query MSE of each task after adaptation on its support set, ``(T,)``,
+        differentiable w.r.t. :meth:`meta_parameters`.
+
+        ``xs`` ``(T, Ns, n_in)``, ``ys`` ``(T, Ns, n_out)``, ``xq`` ``(T, Nq, n_in)``,
+        ``yq`` ``(T, Nq, n_out)``.
+        """
+        if self.fast:
+            mdl = self.model
+            return msr_task_losses(mdl.U, mdl.v, self.inner_lrs["v"], xs, ys, xq, yq,
+                                   m=mdl.out_features, n=mdl.in_features,
+                                   steps=self.inner_steps, first_order=self.first_order)
+        return self._generic_task_losses(xs, ys, xq, yq, create_graph=True)
+
+    def meta_loss(self, xs: Tensor, ys: Tensor, xq: Tensor, yq: Tensor) -> Tensor:
+        """Mean of :meth:`task_losses` (what the outer optimiser minimises)."""
+        return self.task_losses(xs, ys, xq, yq).mean()
+
+    def backward_meta_loss(self, xs: Tensor, ys: Tensor, xq: Tensor, yq: Tensor) -> Tensor:
+        """Compute :meth:`meta_loss` and accumulate its gradient into the ``.grad`` of
+        :meth:`meta_parameters` (what ``meta_loss(...).backward()`` does); returns the
+        detached loss. On the fast path no autograd graph is recorded at all."""
+        if not self.fast:
+            loss = self.meta_loss(xs, ys, xq, yq)
+            loss.backward()
+            return loss.detach()
+        mdl = self.model
+        lr = self.inner_lrs["v"]
+        loss, dU, dv, dlr = msr_meta_grads(mdl.U, mdl.v, lr, xs, ys, xq, yq,
+                                           m=mdl.out_features, n=mdl.in_features,
+                                           steps=self.inner_steps,
+                                           first_order=self.first_order,
+                                           need_U=mdl.learns_U)
+        alias = self.__dict__.get("_U_alias")
+        if alias is not None and dU is not None and alias.data_ptr() == mdl.U.data_ptr():
+            targets = ((alias, dU.T), (mdl.v, dv), (lr, dlr))
+        else:
+            targets = ((mdl.U, dU), (mdl.v, dv), (lr, dlr))
+        for p, g in targets:
+            if g is not None and p.requires_grad:
+                p.grad = g if p.grad is None else p.grad + g
+        return loss
+
+    @torch.no_grad()
+    def evaluate(self, xs: Tensor, ys: Tensor, xq: Tensor, yq: Tensor,
+                 chunk: int = 512) -> Tensor:
+        """Per-task query MSE after adaptation, without an outer graph (``(T,)``)."""
+        out = []
+        for i in range(0, xs.shape[0], chunk):
+            sl = slice(i, i + chunk)
+            if self.fast:
+                out.append(self.task_losses(xs[sl], ys[sl], xq[sl], yq[sl]))
+            else:
+                out.append(self._generic_task_losses(xs[sl], ys[sl], xq[sl], yq[sl],
+                                                     create_graph=False))
+        return torch.cat(out).detach()
+
+    def adapt(self, xs: Tensor, ys: Tensor) -> dict[str, Tensor]:
+        """Inner parameters adapted to each task: name -> ``(T, *shape)`` (no graph)."""
+        if self.fast:
+            mdl = self.model
+            v = msr_adapt(mdl.U, mdl.v, self.inner_lrs["v"], xs, ys, m=mdl.out_features,
+                          n=mdl.in_features, steps=self.inner_steps)
+            return {"v": v}
+        meta, inner0, lrs = self._split()
+
+        def one_task(x: Tensor, y: Tensor) -> dict[str, Tensor]:
+            return self._inner(meta, inner0, lrs, x, y, create_graph=False)
+
+        with torch.no_grad():
+            out = vmap(one_task, chunk_size=self.chunk_size, randomness="error")(xs, ys)
+        return {k: v.detach() for k, v in out.items()}
+
+    # ----- the generic torch.func path ---------------------------------------------------------
+    def _split(self) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor]]:
+        params = dict(self.model.named_parameters())
+        inner0 = {nm: params[nm] for nm in self.inner_names}
+        meta = {nm: p for nm, p in params.items() if nm not in inner0}
+        lrs = {nm: self.inner_lrs[_key(nm)] for nm in self.inner_names}
+        return meta, inner0, lrs
+
+    def _loss(self, params: dict[str, Tensor], meta: dict[str, Tensor], x: Tensor,
+              y: Tensor) -> Tensor:
+        return F.mse_loss(functional_call(self.model, {**meta, **params}, (x,)), y)
+
+    def _inner(self, meta: dict[str, Tensor], inner0: dict[str, Tensor],
+               lrs: dict[str, Tensor], xs: Tensor, ys: Tensor,
+               create_graph: bool) -> dict[str, Tensor]:
+        params = inner0
+        for _ in range(self.inner_steps):
+            g = grad(self._loss)(params, meta, xs, ys)
+            if self.first_order or not create_graph:
+                # first order: the inner gradient is a constant for the outer gradient
+                g = {k: t.detach() for k, t in g.items()}
+            params = {k: params[k] - lrs[k] * g[k] for k in params}
+        return params
+
+    def _generic_task_losses(self, xs: Tensor, ys: Tensor, xq: Tensor, yq: Tensor,
+                             create_graph: bool) -> Tensor:
+        meta, inner0, lrs = self._split()
+
+        def one_task(xs: Tensor, ys: Tensor, xq: Tensor, yq: Tensor) -> Tensor:
+            params = self._inner(meta, inner0, lrs, xs, ys, create_graph)
+            return self._loss(params, meta, xq, yq)
+
+        # randomness="error": MAML under vmap must not silently share or split random
+        # draws across tasks (no dropout here; BatchNorm running stats are not supported).
+        return vmap(one_task, chunk_size=self.chunk_size, randomness="error")(xs, ys, xq, yq)
+
+
+def loop_task_losses(learner: MetaLearner, xs: Tensor, ys: Tensor, xq: Tensor,
+                     yq: Tensor) -> Tensor:
+    """The same per-task losses as :meth:`MetaLearner.task_losses`, computed one task at a
+    time with ``torch.autograd.grad`` (the reference implementation's structure, without
+    ``higher``). Slow; a test oracle and the benchmark baseline."""
+    model = learner.model
+    meta, inner0, lrs = learner._split()
+    losses = []
+    for t in range(xs.shape[0]):
+        params = dict(inner0)
+        for _ in range(learner.inner_steps):
+            loss = F.mse_loss(functional_call(model, {**meta, **params}, (xs[t],)), ys[t])
+            gs = torch.autograd.grad(loss, list(params.values()),
+                                     create_graph=not learner.first_order)
+            params = {k: p - lrs[k] * g for (k, p), g in zip(params.items(), gs)}
+        losses.append(F.mse_loss(functional_call(model, {**meta, **params}, (xq[t],)), yq[t]))
+    return torch.stack(losses)

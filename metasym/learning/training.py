@@ -1,0 +1,402 @@
+r"""Meta-training runs: the paper's protocol, written to a run directory.
+
+A run directory holds ``config.json`` (everything needed to rebuild the run),
+``metrics.jsonl`` (one evaluation per line), ``checkpoint.safetensors`` (the learner's
+state: model and learned step sizes), ``answer.npz`` (the analytic answer, when the
+problem has one) and ``final.json``.
+
+Evaluation follows the reference: mean query MSE over held-out tasks (the first
+``eval_tasks`` of the test split) and the half-width of its 95% Student-t interval,
+:math:`t_{0.975,\,n-1}\, s / \sqrt{n}`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from metasym.errors import MetasymError, SpecError
+from metasym.learning.layers import MODEL_NAMES, build_model
+from metasym.learning.maml import MetaLearner
+from metasym.learning.tasks import TaskSet, make_problem
+
+__all__ = [
+    "TrainConfig",
+    "TaskBatcher",
+    "mean_ci95",
+    "build_learner",
+    "train",
+    "load_run",
+    "DEFAULT_K",
+]
+
+#: MSR-FC filter sizes used by the reference for the 1-D problems.
+DEFAULT_K = {"rank1": 3, "rank2": 6, "rank5": 30}
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one run; defaults are the reference's (background.md)."""
+
+    problem: str = "rank1"
+    model: str = "msr-fc"
+    k: int | None = None
+    steps: int = 1000
+    inner_steps: int = 1
+    inner_lr: float = 0.1
+    outer_lr: float = 1e-3
+    tasks_per_step: int = 32
+    support: int = 1
+    eval_every: int = 100
+    eval_tasks: int = 300
+    seed: int = 0
+    data_seed: int = 0
+    n_tasks: int = 10_000
+    n_examples: int = 20
+    first_order: bool = False
+    clip_grad: float | None = None
+    chunk_size: int | None = None
+    device: str = "cpu"
+    threads: int | None = 1
+    data: str | None = None
+    group: str | None = None
+    in_action: str | None = None
+    out_action: str | None = None
+
+    def validate(self) -> None:
+        if self.model not in MODEL_NAMES:
+            raise SpecError(f"unknown model {self.model!r}; choose from {', '.join(MODEL_NAMES)}")
+        for name in ("steps", "tasks_per_step", "support", "eval_every", "eval_tasks",
+                     "n_tasks", "n_examples"):
+            if getattr(self, name) < 1:
+                raise SpecError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.inner_steps < 0:
+            raise SpecError(f"inner-steps must be >= 0, got {self.inner_steps}")
+        if self.k is not None and self.k < 1:
+            raise SpecError(f"k must be >= 1, got {self.k}")
+        if self.clip_grad is not None and not (self.clip_grad > 0 and math.isfinite(self.clip_grad)):
+            raise SpecError(f"clip-grad must be a positive number, got {self.clip_grad}")
+        if self.threads is not None and self.threads < 1:
+            raise SpecError(f"threads must be >= 1, got {self.threads}")
+        if not (self.outer_lr > 0 and math.isfinite(self.outer_lr)):
+            raise SpecError(f"outer learning rate must be positive, got {self.outer_lr}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def mean_ci95(losses: np.ndarray | torch.Tensor) -> tuple[float, float]:
+    r"""Mean and 95% t-interval half-width :math:`t_{0.975, n-1}\, s/\sqrt{n}`.
+
+    >>> m, h = mean_ci95(np.array([1.0, 2.0, 3.0]))
+    >>> round(m, 3), round(h, 3)
+    (2.0, 2.484)
+    """
+    from scipy import stats
+
+    a = np.asarray(losses.cpu() if isinstance(losses, torch.Tensor) else losses,
+                   dtype=np.float64)
+    if a.size < 2:
+        return float(a.mean()) if a.size else float("nan"), float("nan")
+    sem = a.std(ddof=1) / math.sqrt(a.size)
+    return float(a.mean()), float(stats.t.ppf(0.975, a.size - 1) * sem)
+
+
+class TaskBatcher:
+    """Tasks as tensors split into support (first ``support`` examples) and query, with
+    seeded sampling of training batches.
+
+    Each task is stored as one packed row ``[xs | ys | xq | yq]``, so a batch is a single
+    ``index_select`` and the four blocks are strided views of it (no copies)."""
+
+    def __init__(self, tasks: TaskSet, support: int, device: torch.device | str,
+                 seed: int) -> None:
+        if not 1 <= support < tasks.n_examples:
+            raise SpecError(f"support size must be between 1 and {tasks.n_examples - 1} "
+                            f"(tasks have {tasks.n_examples} examples), got {support}")
+        self.device = torch.device(device)
+        self.support, self.query = support, tasks.n_examples - support
+        self.n_in, self.n_out = tasks.n_in, tasks.n_out
+
+        def pack(x: np.ndarray, y: np.ndarray) -> torch.Tensor:
+            T = x.shape[0]
+            parts = [x[:, :support], y[:, :support], x[:, support:], y[:, support:]]
+            flat = np.concatenate([p.reshape(T, -1) for p in parts], axis=1)
+            return torch.from_numpy(np.ascontiguousarray(flat)).to(self.device)
+
+        self.train = pack(*tasks.train)
+        self.test = pack(*tasks.test)
+        self.n_train, self.n_test = self.train.shape[0], self.test.shape[0]
+        self.generator = torch.Generator().manual_seed(seed)
+        self._cpu = self.device.type == "cpu"
+
+    def _views(self, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        T, s, q, n, m = rows.shape[0], self.support, self.query, self.n_in, self.n_out
+        sizes = (s * n, s * m, q * n, q * m)
+        xs, ys, xq, yq = rows.split(sizes, dim=1)
+        return xs.view(T, s, n), ys.view(T, s, m), xq.view(T, q, n), yq.view(T, q, m)
+
+    def sample(self, n: int) -> tuple[torch.Tensor, ...]:
+        """A training batch ``(xs, ys, xq, yq)`` of ``n`` tasks drawn with replacement."""
+        idx = torch.randint(self.n_train, (n,), generator=self.generator)
+        if not self._cpu:
+            idx = idx.to(self.device)
+        return self._views(self.train.index_select(0, idx))
+
+    def test_tasks(self, n: int | None = None) -> tuple[torch.Tensor, ...]:
+        """The first ``n`` held-out tasks (all when ``None``)."""
+        return self._views(self.test[:n])
+
+
+def _resolve_k(cfg: TrainConfig, tasks: TaskSet) -> int | None:
+    if cfg.model != "msr-fc":
+        return None
+    if cfg.k is not None:
+        return cfg.k
+    if tasks.name in DEFAULT_K and cfg.data is None:
+        return DEFAULT_K[tasks.name]
+    if tasks.answer is not None:
+        return int(tasks.answer.basis.shape[1])
+    raise SpecError("msr-fc on user data needs --k (the number of filter parameters)")
+
+
+def build_learner(cfg: TrainConfig, tasks: TaskSet) -> MetaLearner:
+    """The model and meta-learner a config describes (initialised from ``cfg.seed``)."""
+    torch.manual_seed(cfg.seed)
+    U = tasks.answer.basis if tasks.answer is not None else None
+    model = build_model(cfg.model, n_in=tasks.n_in, n_out=tasks.n_out,
+                        in_channels=tasks.in_shape[0], out_channels=tasks.out_shape[0],
+                        k=_resolve_k(cfg, tasks), U=U)
+    return MetaLearner(model, inner_steps=cfg.inner_steps, inner_lr=cfg.inner_lr,
+                       first_order=cfg.first_order, chunk_size=cfg.chunk_size)
+
+
+def _device(name: str) -> torch.device:
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise SpecError(f"unknown device {name!r}; use cpu or cuda")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise MetasymError("--device cuda requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def _save_checkpoint(learner: MetaLearner, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().cpu().contiguous() for k, v in learner.state_dict().items()},
+              str(path))
+
+
+def _prepare_dir(out: Path, overwrite: bool) -> None:
+    if out.exists():
+        if not overwrite:
+            raise MetasymError(f"{out} already exists (use --overwrite to replace it)")
+        if not out.is_dir():
+            raise MetasymError(f"{out} exists and is not a directory")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+
+
+def _evaluate(learner: MetaLearner, batch: tuple[torch.Tensor, ...]) -> tuple[float, float]:
+    return mean_ci95(learner.evaluate(*batch))
+
+
+def train(cfg: TrainConfig, out: str | Path | None = None, *, overwrite: bool = False,
+          progress: bool = True, tasks: TaskSet | None = None,
+          on_eval: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Meta-train ``cfg`` and write the run directory ``out`` (if given).
+
+    Returns the final summary (also written to ``final.json``): ``test_mse`` and
+    ``test_mse_ci95`` on the evaluation tasks, the same on all held-out tasks, ``steps``,
+    ``tasks_per_second`` (training only), ``seconds`` (wall time including evaluation).
+    """
+    cfg.validate()
+    device = _device(cfg.device)
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None and out_dir.exists() and not overwrite:
+        raise MetasymError(f"{out_dir} already exists (use --overwrite to replace it)")
+    if tasks is None:  # before creating the run directory: bad data leaves nothing behind
+        tasks = make_problem(cfg.problem, n_tasks=cfg.n_tasks, n_examples=cfg.n_examples,
+                             seed=cfg.data_seed, group=cfg.group, in_action=cfg.in_action,
+                             out_action=cfg.out_action, data=cfg.data)
+    if out_dir is not None:
+        _prepare_dir(out_dir, overwrite)
+    prev_threads = torch.get_num_threads()
+    if cfg.threads is not None:
+        # one thread is the default: these ops are too small for intra-op threads (2 threads
+        # measured ~7x slower than 1 on rank1); the caller's setting is restored at the end
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train(cfg, device, out_dir, progress, tasks, on_eval)
+    finally:
+        torch.set_num_threads(prev_threads)
+
+
+def _train(cfg: TrainConfig, device: torch.device, out_dir: Path | None, progress: bool,
+           tasks: TaskSet, on_eval: Callable[[dict], None] | None) -> dict[str, Any]:
+    learner = build_learner(cfg, tasks).to(device)
+    batcher = TaskBatcher(tasks, cfg.support, device, cfg.seed)
+    eval_batch = batcher.test_tasks(cfg.eval_tasks)
+    opt_kw: dict[str, Any] = {"fused": True} if device.type in ("cpu", "cuda") else {}
+    opt_params = learner.optimizer_parameters()
+    opt = torch.optim.Adam(opt_params, lr=cfg.outer_lr, **opt_kw)
+
+    resolved = asdict(cfg) | {
+        "k": getattr(learner.model, "k", None), "n_in": tasks.n_in, "n_out": tasks.n_out,
+        "in_shape": list(tasks.in_shape), "out_shape": list(tasks.out_shape),
+        "tasks": tasks.n_tasks, "train_tasks": batcher.n_train, "test_tasks": batcher.n_test,
+        "eval_tasks": min(cfg.eval_tasks, batcher.n_test), "fast_path": learner.fast,
+        "answer": tasks.answer.description if tasks.answer is not None else None,
+        "task_info": tasks.info, "torch": torch.__version__, "threads": torch.get_num_threads(),
+    }
+    if out_dir is not None:
+        (out_dir / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
+        if tasks.answer is not None:
+            extra = {} if tasks.answer.pattern is None else {"labels": tasks.answer.pattern.labels}
+            np.savez(out_dir / "answer.npz", basis=tasks.answer.basis, **extra,
+                     kind=np.array(tasks.answer.kind), description=np.array(tasks.answer.description))
+    metrics_file = open(out_dir / "metrics.jsonl", "w") if out_dir is not None else None
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.steps, disable=not progress, file=sys.stderr, dynamic_ncols=True,
+               desc=f"{cfg.problem} {cfg.model}", unit="step")
+    history = []
+    t_start = time.perf_counter()
+    train_time = 0.0
+    loss_sum = torch.zeros((), device=device)
+    since = 0
+
+    def record(step: int) -> dict:
+        nonlocal loss_sum, since
+        mse, ci = _evaluate(learner, eval_batch)
+        row = {"step": step, "test_mse": mse, "test_mse_ci95": ci,
+               "train_loss": float(loss_sum) / since if since else None,
+               "seconds": time.perf_counter() - t_start,
+               "step_sizes": learner.step_sizes()}
+        loss_sum, since = torch.zeros((), device=device), 0
+        history.append(row)
+        if metrics_file is not None:
+            metrics_file.write(json.dumps(row) + "\n")
+            metrics_file.flush()
+        if on_eval is not None:
+            on_eval(row)
+        bar.set_postfix(test=f"{mse:.4f}")
+        return row
+
+    try:
+        record(0)
+        for step in range(1, cfg.steps + 1):
+            t0 = time.perf_counter()
+            xs, ys, xq, yq = batcher.sample(cfg.tasks_per_step)
+            opt.zero_grad(set_to_none=True)
+            loss = learner.backward_meta_loss(xs, ys, xq, yq)
+            if cfg.clip_grad is not None:
+                # a task whose inner loop diverges (step size x curvature > 2) can send a
+                # 1e10-sized meta-gradient that would poison Adam's second moments
+                torch.nn.utils.clip_grad_norm_(opt_params, cfg.clip_grad)
+            opt.step()
+            loss_sum += loss
+            since += 1
+            train_time += time.perf_counter() - t0
+            if step % 50 == 0 and not math.isfinite(float(loss)):
+                raise MetasymError(f"training diverged at step {step} (loss {float(loss)})")
+            bar.update(1)
+            if step % 25 == 0:
+                bar.set_postfix(loss=f"{float(loss_sum) / max(since, 1):.4f}",
+                                test=f"{history[-1]['test_mse']:.4f}")
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                if history[-1]["step"] != step:
+                    record(step)
+    finally:
+        bar.close()
+        if metrics_file is not None:
+            metrics_file.close()
+
+    seconds = time.perf_counter() - t_start
+    all_mse, all_ci = _evaluate(learner, batcher.test_tasks())
+    zero_mse = float(eval_batch[3].square().mean())
+    final = {
+        "problem": cfg.problem if cfg.data is None else f"data:{cfg.data}",
+        "model": cfg.model,
+        "steps": cfg.steps,
+        "inner_steps": cfg.inner_steps,
+        "test_mse": history[-1]["test_mse"],
+        "test_mse_ci95": history[-1]["test_mse_ci95"],
+        "eval_tasks": resolved["eval_tasks"],
+        "test_mse_all": all_mse,
+        "test_mse_all_ci95": all_ci,
+        "all_test_tasks": batcher.n_test,
+        "zero_predictor_mse": zero_mse,
+        "tasks_per_second": cfg.steps * cfg.tasks_per_step / train_time if train_time else None,
+        "steps_per_second": cfg.steps / train_time if train_time else None,
+        "train_seconds": train_time,
+        "seconds": seconds,
+        "step_sizes": learner.step_sizes(),
+        "threads": torch.get_num_threads(),
+        "fast_path": learner.fast,
+    }
+    if out_dir is not None:
+        _save_checkpoint(learner, out_dir / "checkpoint.safetensors")
+        (out_dir / "final.json").write_text(json.dumps(final, indent=2) + "\n")
+    final["history"] = history
+    return final
+
+
+def load_run(run_dir: str | Path, *, load_tasks: bool = True
+             ) -> tuple[TrainConfig, dict, MetaLearner, TaskSet | None]:
+    """Rebuild a finished run: ``(config, resolved config dict, learner, tasks)``.
+
+    The tasks are regenerated from the recorded seeds (or re-read from ``--data``)."""
+    run = Path(run_dir)
+    cfg_path, ckpt = run / "config.json", run / "checkpoint.safetensors"
+    if not run.is_dir():
+        raise MetasymError(f"{run}: no such run directory")
+    if not cfg_path.is_file() or not ckpt.is_file():
+        raise MetasymError(f"{run}: not a finished run (needs config.json and "
+                           "checkpoint.safetensors; was training interrupted?)")
+    try:
+        resolved = json.loads(cfg_path.read_text())
+    except (OSError, ValueError) as e:
+        raise MetasymError(f"{cfg_path}: unreadable ({e})") from None
+    cfg = TrainConfig.from_dict(resolved)
+    tasks = None
+    if load_tasks:
+        tasks = make_problem(cfg.problem, n_tasks=cfg.n_tasks, n_examples=cfg.n_examples,
+                             seed=cfg.data_seed, group=cfg.group, in_action=cfg.in_action,
+                             out_action=cfg.out_action, data=cfg.data)
+    shell = tasks if tasks is not None else _shell_tasks(resolved)
+    learner = build_learner(cfg, shell)
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(ckpt))
+        learner.load_state_dict(state)
+    except Exception as e:  # safetensors raises its own error types
+        raise MetasymError(f"{ckpt}: cannot load checkpoint ({str(e).splitlines()[0]})") from None
+    learner.eval()
+    return cfg, resolved, learner, tasks
+
+
+def _shell_tasks(resolved: dict) -> TaskSet:
+    """A two-task placeholder with the run's shapes (to rebuild a model without data)."""
+    from metasym.learning.tasks import Answer
+
+    n_in, n_out = resolved["n_in"], resolved["n_out"]
+    answer = None
+    if resolved.get("model") == "oracle":
+        answer = Answer(np.zeros((n_in * n_out, resolved["k"])))
+    z = np.zeros((2, 2, n_in), np.float32)
+    return TaskSet(z, np.zeros((2, 2, n_out), np.float32), tuple(resolved["in_shape"]),
+                   tuple(resolved["out_shape"]), 1, resolved["problem"], answer)
