@@ -161,6 +161,13 @@ def _cayley(G, path: str, order: int) -> str:
     return str(path)
 
 
+def _clip(cycles: str, limit: int = 90) -> str:
+    """Long cycle notation shortened for the terminal (``--json`` keeps it whole)."""
+    if len(cycles) <= limit:
+        return cycles
+    return cycles[:limit].rsplit(")", 1)[0] + ") ... (--json for all)"
+
+
 def _print(info: dict[str, Any]) -> None:
     m, n = info["shape"]
     print(f"source     {info['source']} ({info['source_kind']})")
@@ -178,7 +185,7 @@ def _print(info: dict[str, Any]) -> None:
           f"{info['n_generators']} generators (on outputs | inputs), found in "
           f"{info['search_seconds']:.3f} s")
     for g in info["generators"]:
-        print(f"             out {g['out']}  |  in {g['in']}")
+        print(f"             out {_clip(g['out'])}  |  in {_clip(g['in'])}")
     if info["n_generators"] > len(info["generators"]):
         print(f"             ... {info['n_generators'] - len(info['generators'])} more")
     name = info["identified_as"]
@@ -187,7 +194,7 @@ def _print(info: dict[str, Any]) -> None:
     print(f"           {info['identification']}")
     for row in info["isomorphism"][:6]:
         where = f" on points {row['on_points']}" if "on_points" in row else ""
-        print(f"             {row['generator']} -> {row['image']}{where}")
+        print(f"             {_clip(row['generator'])} -> {_clip(row['image'])}{where}")
     inv = info["invariants"]
     if "element_orders" in inv:
         print("invariants element orders " + "  ".join(f"{k}:{v}" for k, v in
