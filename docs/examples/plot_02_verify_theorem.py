@@ -46,3 +46,18 @@ ax.barh(names, [1] * len(names), color=["tab:green" if r.status == "pass" else "
 ax.set_xticks([])
 ax.set_title(f"theorem checks for {G.spec}: natural -> regular")
 fig.tight_layout()
+
+# %%
+# The group's Cayley graph (an edge :math:`g \to g s` per generator :math:`s`), as
+# ``metasym group SPEC --cayley graph.png`` draws it; ``.graphml`` exports it instead.
+import tempfile
+from pathlib import Path
+
+from metasym.plotting import plot_cayley
+
+graph = G.cayley_graph()
+print(graph.number_of_nodes(), "elements,", graph.number_of_edges(), "edges")
+png = plot_cayley(graph, Path(tempfile.mkdtemp()) / "cayley.png", title=f"Cayley graph of {G.spec}")
+fig, ax = plt.subplots(figsize=(6, 6))
+ax.imshow(plt.imread(png))
+ax.axis("off")
