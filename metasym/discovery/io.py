@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +52,8 @@ def _npz(path: str | Path) -> dict[str, np.ndarray]:
             return {k: f[k] for k in f.files}
     except MetasymError:
         raise
-    except (OSError, ValueError, EOFError, KeyError) as e:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
+            NotImplementedError, RuntimeError, zlib.error) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise MetasymError(f"{path}: not a readable .npz file ({msg})") from None
 

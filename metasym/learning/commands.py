@@ -27,10 +27,16 @@ def _fmt(x: Any, digits: int = 4) -> str:
 
 # ----- train ---------------------------------------------------------------------------------
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from metasym.learning.registry import MODEL_NAMES, PROBLEMS
+    from metasym.learning.commands_images import add_image_train_args
+    from metasym.learning.registry import (
+        CONV_MODEL_NAMES,
+        IMAGE_PROBLEMS,
+        MODEL_NAMES,
+        PROBLEMS,
+    )
 
-    p.add_argument("--problem", default="rank1", choices=PROBLEMS,
-                   help="task distribution (rank1)")
+    p.add_argument("--problem", default="rank1", choices=PROBLEMS + IMAGE_PROBLEMS,
+                   help="task distribution (rank1; c4 d4 rot8 rot8_flip are image problems)")
     p.add_argument("--group", help="group spec for --problem equivariant, e.g. cyclic:8")
     p.add_argument("--in-action", "--in", dest="in_action",
                    help="input action for --problem equivariant, e.g. natural")
@@ -39,7 +45,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    "directory here)")
     p.add_argument("--data", metavar="PATH.npz",
                    help="train on a reference-format .npz file (x, y[, w]) instead")
-    p.add_argument("--model", default="msr-fc", choices=MODEL_NAMES, help="model (msr-fc)")
+    models = MODEL_NAMES + tuple(m for m in CONV_MODEL_NAMES if m not in MODEL_NAMES)
+    p.add_argument("--model", default="msr-fc", choices=models,
+                   help="model (msr-fc; image problems: msr-conv, msr-conv-square, maml-conv, "
+                   "oracle, msr-conv-full)")
     p.add_argument("--k", type=int, help="MSR filter parameters (rank1 3, rank2 6, rank5 30)")
     p.add_argument("--steps", type=int, default=1000, help="outer steps (1000)")
     p.add_argument("--inner-steps", type=int, default=1, help="inner SGD steps (1)")
@@ -64,6 +73,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (cpu)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (1: these small ops run fastest on one)")
+    p.add_argument("--checkpoint-every", type=int, default=100, metavar="N",
+                   help="write the resumable checkpoint every N steps (100) and at the end")
+    add_image_train_args(p)
 
 
 def _config(args: argparse.Namespace):
@@ -78,17 +90,68 @@ def _config(args: argparse.Namespace):
         chunk_size=args.chunk_size,
         device=args.device, threads=args.threads,
         data=str(args.data) if args.data else None, group=args.group,
-        in_action=args.in_action, out_action=args.out_action)
+        in_action=args.in_action, out_action=args.out_action,
+        checkpoint_every=args.checkpoint_every)
+
+
+def _resume_config(args: argparse.Namespace):
+    """The run's recorded config with the flags given explicitly (not at their default)
+    applied on top; :func:`~metasym.learning.training.train` then refuses conflicts."""
+    from dataclasses import fields
+
+    from metasym.learning.training import TrainConfig, read_run_config
+
+    ref = argparse.ArgumentParser()
+    _add_train_args(ref)
+    given, default = _config(args), _config(ref.parse_args([]))
+    cfg = TrainConfig.from_dict(read_run_config(args.resume))
+    for f in fields(TrainConfig):
+        if getattr(given, f.name) != getattr(default, f.name):
+            setattr(cfg, f.name, getattr(given, f.name))
+    return cfg
 
 
 def run_train(args: argparse.Namespace) -> int:
+    import sys
+
     from metasym.cli import print_json
+    from metasym.learning.checkpoint import TrainingInterrupted
+    from metasym.learning.commands_images import is_image_run
+    from metasym.learning.registry import IMAGE_PROBLEMS
     from metasym.learning.training import train
 
-    cfg = _config(args)
-    final = train(cfg, args.out, overwrite=args.overwrite,
-                  progress=not (args.json or args.quiet))
+    if args.problem in IMAGE_PROBLEMS or (args.resume and is_image_run(args.resume)):
+        from metasym.learning.commands_images import run_train_images
+
+        if args.resume is not None:
+            raise MetasymError("--resume is not supported for image problems yet (their runs "
+                               "write model-only checkpoints); start a new run")
+        if args.out is None:
+            raise MetasymError("train needs --out DIR (a new run) or --resume DIR")
+
+        return run_train_images(args)
+    if args.resume is not None:
+        if args.out is not None and Path(args.out) != Path(args.resume):
+            raise MetasymError(f"--resume {args.resume} continues that run in place; drop "
+                               f"--out {args.out}")
+        if args.overwrite:
+            raise MetasymError("--resume and --overwrite exclude each other")
+        args.out = args.resume
+        cfg = _resume_config(args)
+    elif args.out is None:
+        raise MetasymError("train needs --out DIR (a new run) or --resume DIR")
+    else:
+        cfg = _config(args)
+    try:
+        final = train(cfg, args.out, overwrite=args.overwrite, resume=args.resume is not None,
+                      progress=not (args.json or args.quiet))
+    except TrainingInterrupted as e:
+        if _is_rank0():  # every rank stops at the same step; one message
+            print(f"metasym: {e}", file=sys.stderr)
+        return e.exit_code
     final.pop("history", None)
+    if final.get("world_size", 1) > 1 and not _is_rank0():
+        return 0
     if args.json:
         print_json(final | {"run": str(args.out)})
     else:
@@ -99,6 +162,12 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"{final['steps']} steps in {final['seconds']:.1f} s, "
               f"{final['tasks_per_second']:.0f} tasks/s; run written to {args.out}")
     return 0
+
+
+def _is_rank0() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
 
 
 # ----- compare -------------------------------------------------------------------------------
@@ -128,8 +197,11 @@ def _print_comparison(r: dict) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     from metasym.cli import print_json
+    from metasym.learning.commands_images import is_image_run, run_compare_images
     from metasym.learning.compare import compare_run, plot_comparison, public_result
 
+    if is_image_run(args.run):
+        return run_compare_images(args)
     result = compare_run(args.run, n_tasks=args.tasks)
     out = public_result(result)
     if args.plot is not None:
@@ -150,8 +222,13 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from metasym.cli import print_json
     from metasym.learning.reproduce import table1
 
+    if args.table == "table2":
+        from metasym.learning.commands_images import run_table2
+
+        return run_table2(args)
     result = table1(steps=args.steps, out=args.out, overwrite=args.overwrite,
-                    inner_steps=args.inner_steps, threads=args.threads, n_tasks=args.n_tasks,
+                    inner_steps=args.inner_steps, threads=args.threads,
+                    n_tasks=args.n_tasks or 10_000,
                     progress=not (args.json or args.quiet), seed=args.seed,
                     problems=args.problems, models=args.models)
     if args.json:
@@ -233,8 +310,11 @@ def register(subparsers: Any) -> None:
                               description="Meta-train (MAML / MSR) and write runs/NAME: "
                               "config.json, metrics.jsonl, checkpoint.safetensors, final.json.")
     _add_train_args(p)
-    p.add_argument("--out", required=True, metavar="DIR", help="run directory (runs/NAME)")
+    p.add_argument("--out", metavar="DIR", help="run directory (runs/NAME)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the run in DIR from its last checkpoint (its config.json "
+                   "holds the settings; --steps N may extend it)")
     p.add_argument("--json", action="store_true", help="print the final summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
@@ -253,19 +333,25 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("reproduce", help="reproduce the paper's tables",
                               description="Train the paper's models and print our table "
                               "beside the reference implementation's figures.")
-    p.add_argument("table", choices=["table1"], help="which table (table1: 1-D problems)")
+    p.add_argument("table", choices=["table1", "table2"],
+                   help="which table (table1: 1-D problems; table2: image problems)")
     p.add_argument("--steps", type=int, default=1000, help="outer steps per run (1000)")
     p.add_argument("--inner-steps", type=int, default=1, help="inner steps (1)")
-    p.add_argument("--tasks", dest="n_tasks", type=int, default=10_000,
-                   help="tasks per problem (10000)")
+    p.add_argument("--tasks", dest="n_tasks", type=int, default=None,
+                   help="tasks per problem (table1 10000, table2 2000)")
     p.add_argument("--problems", nargs="+", default=None, metavar="P",
-                   help="subset of rank1 rank2 rank5")
+                   help="subset of rank1 rank2 rank5 (table2: c4 d4 rot8 rot8_flip)")
     p.add_argument("--models", nargs="+", default=None, metavar="M",
-                   help="subset of maml-fc maml-lc maml-conv msr-fc")
+                   help="subset of maml-fc maml-lc maml-conv msr-fc (table2: maml-conv "
+                   "msr-conv-square msr-conv oracle)")
     p.add_argument("--seed", type=int, default=0, help="training seed (0)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1)")
     p.add_argument("--out", default="runs/table1", metavar="DIR",
-                   help="folder for the runs and table1.md/.json (runs/table1)")
+                   help="folder for the runs and table1.md/.json (runs/table1; table2: "
+                   "runs/table2)")
+    from metasym.learning.commands_images import add_table2_args
+
+    add_table2_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -3,9 +3,13 @@ command line can build its parser without importing torch)."""
 
 from __future__ import annotations
 
-__all__ = ["PROBLEMS", "MODEL_NAMES"]
+__all__ = ["PROBLEMS", "MODEL_NAMES", "IMAGE_PROBLEMS", "CONV_MODEL_NAMES"]
 
 #: Task distributions of :func:`metasym.learning.tasks.make_problem`.
 PROBLEMS = ("rank1", "rank2", "rank5", "equivariant")
 #: Models of :func:`metasym.learning.layers.build_model`.
 MODEL_NAMES = ("msr-fc", "oracle", "maml-fc", "maml-lc", "maml-conv")
+#: The image problems of :mod:`metasym.learning.images` (lifting convolutions).
+IMAGE_PROBLEMS = ("c4", "d4", "rot8", "rot8_flip")
+#: Models of :func:`metasym.learning.conv2d.build_conv_model` (image problems only).
+CONV_MODEL_NAMES = ("msr-conv", "msr-conv-square", "maml-conv", "oracle", "msr-conv-full")

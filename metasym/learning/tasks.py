@@ -22,6 +22,7 @@ Problems (background.md, "The paper's experiments"):
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,7 +248,8 @@ def load_npz(path: str | Path, *, train_fraction: float = 0.8) -> TaskSet:
         raise
     except FileNotFoundError:
         raise MetasymError(f"{path}: no such file") from None
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
+            NotImplementedError, RuntimeError, zlib.error) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise MetasymError(f"{path}: not a readable .npz file ({msg})") from None
     for name, arr in (("x", x), ("y", y)):

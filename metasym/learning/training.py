@@ -12,9 +12,12 @@ Evaluation follows the reference: mean query MSE over held-out tasks (the first
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +40,8 @@ __all__ = [
     "build_learner",
     "train",
     "load_run",
+    "read_run_config",
+    "RESUMABLE_CHANGES",
     "DEFAULT_K",
 ]
 
@@ -72,12 +77,13 @@ class TrainConfig:
     group: str | None = None
     in_action: str | None = None
     out_action: str | None = None
+    checkpoint_every: int = 100
 
     def validate(self) -> None:
         if self.model not in MODEL_NAMES:
             raise SpecError(f"unknown model {self.model!r}; choose from {', '.join(MODEL_NAMES)}")
         for name in ("steps", "tasks_per_step", "support", "eval_every", "eval_tasks",
-                     "n_tasks", "n_examples"):
+                     "n_tasks", "n_examples", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise SpecError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.inner_steps < 0:
@@ -86,8 +92,12 @@ class TrainConfig:
             raise SpecError(f"k must be >= 1, got {self.k}")
         if self.clip_grad is not None and not (self.clip_grad > 0 and math.isfinite(self.clip_grad)):
             raise SpecError(f"clip-grad must be a positive number, got {self.clip_grad}")
-        if self.threads is not None and self.threads < 1:
-            raise SpecError(f"threads must be >= 1, got {self.threads}")
+        if self.threads is not None and not 1 <= self.threads <= 1024:
+            raise SpecError(f"threads must be between 1 and 1024, got {self.threads}")
+        if not -(2**63) <= self.seed < 2**64:
+            raise SpecError(f"seed must fit in 64 bits, got {self.seed}")
+        if not 0 <= self.data_seed < 2**64:
+            raise SpecError(f"data-seed must be between 0 and 2**64 - 1, got {self.data_seed}")
         if not (self.outer_lr > 0 and math.isfinite(self.outer_lr)):
             raise SpecError(f"outer learning rate must be positive, got {self.outer_lr}")
 
@@ -174,6 +184,10 @@ def _resolve_k(cfg: TrainConfig, tasks: TaskSet) -> int | None:
 
 def build_learner(cfg: TrainConfig, tasks: TaskSet) -> MetaLearner:
     """The model and meta-learner a config describes (initialised from ``cfg.seed``)."""
+    from metasym.learning.limits import check_training_size
+
+    check_training_size(cfg, tasks, _resolve_k(cfg, tasks) if cfg.model == "msr-fc" else
+                        (tasks.answer.basis.shape[1] if tasks.answer is not None else None))
     torch.manual_seed(cfg.seed)
     U = tasks.answer.basis if tasks.answer is not None else None
     model = build_model(cfg.model, n_in=tasks.n_in, n_out=tasks.n_out,
@@ -191,17 +205,11 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _save_checkpoint(learner: MetaLearner, path: Path) -> None:
-    from safetensors.torch import save_file
-
-    save_file({k: v.detach().cpu().contiguous() for k, v in learner.state_dict().items()},
-              str(path))
-
-
 def _prepare_dir(out: Path, overwrite: bool) -> None:
     if out.exists():
         if not overwrite:
-            raise MetasymError(f"{out} already exists (use --overwrite to replace it)")
+            raise MetasymError(f"{out} already exists (use --overwrite to replace it, or "
+                               f"--resume {out} to continue it)")
         if not out.is_dir():
             raise MetasymError(f"{out} exists and is not a directory")
         shutil.rmtree(out)
@@ -212,45 +220,140 @@ def _evaluate(learner: MetaLearner, batch: tuple[torch.Tensor, ...]) -> tuple[fl
     return mean_ci95(learner.evaluate(*batch))
 
 
+#: Config fields a resumed run may change (they do not change the numbers it computes).
+RESUMABLE_CHANGES = ("steps", "checkpoint_every", "device", "threads")
+
+
+def read_run_config(run_dir: str | Path) -> dict:
+    """The ``config.json`` of a run folder as a dict; one-line :class:`MetasymError`
+    when the folder or file is missing, unreadable or not a metasym run config."""
+    run = Path(run_dir)
+    cfg_path = run / "config.json"
+    if not run.is_dir():
+        raise MetasymError(f"{run}: no such run directory")
+    if not cfg_path.is_file():
+        raise MetasymError(f"{run}: no config.json (not a metasym run folder, or it was "
+                           "interrupted before its first write)")
+    try:
+        resolved = json.loads(cfg_path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise MetasymError(f"{cfg_path}: unreadable or corrupt JSON ({msg})") from None
+    if not isinstance(resolved, dict) or "problem" not in resolved or "model" not in resolved:
+        raise MetasymError(f"{cfg_path}: not a metasym run config (no problem/model)")
+    try:
+        TrainConfig.from_dict(resolved).validate()
+    except (TypeError, MetasymError) as e:
+        raise MetasymError(f"{cfg_path}: invalid config ({e})") from None
+    return resolved
+
+
+def _resume_conflicts(cfg: TrainConfig, stored: dict) -> list[str]:
+    names = [f.name for f in fields(TrainConfig) if f.name not in RESUMABLE_CHANGES]
+    default = TrainConfig()
+    out = []
+    for nm in names:
+        # fields added after the run was written take their default
+        old = stored.get(nm, getattr(default, nm))
+        if nm == "k" and cfg.k is None:
+            continue  # the stored k is the resolved one
+        if getattr(cfg, nm) != old:
+            out.append(f"{nm.replace('_', '-')} {getattr(cfg, nm)!r} (the run has {old!r})")
+    return out
+
+
 def train(cfg: TrainConfig, out: str | Path | None = None, *, overwrite: bool = False,
           progress: bool = True, tasks: TaskSet | None = None,
-          on_eval: Callable[[dict], None] | None = None) -> dict[str, Any]:
+          on_eval: Callable[[dict], None] | None = None, resume: bool = False,
+          world: Any = None) -> dict[str, Any]:
     """Meta-train ``cfg`` and write the run directory ``out`` (if given).
 
     Returns the final summary (also written to ``final.json``): ``test_mse`` and
     ``test_mse_ci95`` on the evaluation tasks, the same on all held-out tasks, ``steps``,
     ``tasks_per_second`` (training only), ``seconds`` (wall time including evaluation).
+
+    With ``out``, a complete training state is checkpointed atomically every
+    ``cfg.checkpoint_every`` steps and at the end (:mod:`metasym.learning.checkpoint`);
+    SIGINT/SIGTERM save a checkpoint and raise
+    :class:`~metasym.learning.checkpoint.TrainingInterrupted`; a non-finite loss or
+    gradient raises :class:`~metasym.learning.checkpoint.NonFiniteError` and keeps the last
+    good checkpoint. ``resume=True`` continues ``out`` from its checkpoint: ``cfg`` must
+    match the run's ``config.json`` except for :data:`RESUMABLE_CHANGES`, and the metrics
+    are those of an uninterrupted run under the same seed.
+
+    ``world`` (a :class:`~metasym.learning.distributed.World`; default: from torchrun's
+    environment) splits each task batch over processes (see
+    :mod:`metasym.learning.distributed`).
     """
+    from metasym.learning import limits
+    from metasym.learning.distributed import world_from_env
+
     cfg.validate()
-    device = _device(cfg.device)
     out_dir = Path(out) if out is not None else None
-    if out_dir is not None and out_dir.exists() and not overwrite:
-        raise MetasymError(f"{out_dir} already exists (use --overwrite to replace it)")
+    if resume:
+        if out_dir is None:
+            raise MetasymError("resume needs the run directory")
+        stored = read_run_config(out_dir)
+        bad = _resume_conflicts(cfg, stored)
+        if bad:
+            raise MetasymError(f"--resume {out_dir}: {'; '.join(bad)}; a resumed run keeps "
+                               f"its config.json (only {', '.join(RESUMABLE_CHANGES)} may "
+                               "change): drop those flags or start a new run")
+    elif out_dir is not None and out_dir.exists() and not overwrite:
+        raise MetasymError(f"{out_dir} already exists (use --overwrite to replace it, or "
+                           f"--resume {out_dir} to continue it)")
+    device = _device(cfg.device)
     if tasks is None:  # before creating the run directory: bad data leaves nothing behind
         tasks = make_problem(cfg.problem, n_tasks=cfg.n_tasks, n_examples=cfg.n_examples,
                              seed=cfg.data_seed, group=cfg.group, in_action=cfg.in_action,
                              out_action=cfg.out_action, data=cfg.data)
-    if out_dir is not None:
-        _prepare_dir(out_dir, overwrite)
-    prev_threads = torch.get_num_threads()
-    if cfg.threads is not None:
-        # one thread is the default: these ops are too small for intra-op threads (2 threads
-        # measured ~7x slower than 1 on rank1); the caller's setting is restored at the end
-        torch.set_num_threads(cfg.threads)
+    limits.check_training_size(cfg, tasks, _resolve_k(cfg, tasks) if cfg.model == "msr-fc"
+                               else None)
+    own_world = world is None
+    if own_world:
+        world = world_from_env(cfg.device)
     try:
-        return _train(cfg, device, out_dir, progress, tasks, on_eval)
+        if world.distributed:
+            device = _device(world.device(cfg.device))
+            if cfg.tasks_per_step < world.size:
+                raise MetasymError(f"tasks-per-step {cfg.tasks_per_step} is smaller than the "
+                                   f"number of processes {world.size}")
+        err = None
+        if out_dir is not None and not resume and world.is_main:
+            try:
+                _prepare_dir(out_dir, overwrite)
+            except MetasymError as e:
+                err = str(e)
+        err = world.broadcast_error(err)
+        if err:
+            raise MetasymError(err)
+        prev_threads = torch.get_num_threads()
+        if cfg.threads is not None:
+            # one thread is the default: these ops are too small for intra-op threads (2
+            # threads measured ~7x slower than 1 on rank1); restored at the end
+            torch.set_num_threads(cfg.threads)
+        try:
+            return _train(cfg, device, out_dir, progress, tasks, on_eval, resume, world)
+        finally:
+            torch.set_num_threads(prev_threads)
     finally:
-        torch.set_num_threads(prev_threads)
+        if own_world:
+            world.close()
 
 
 def _train(cfg: TrainConfig, device: torch.device, out_dir: Path | None, progress: bool,
-           tasks: TaskSet, on_eval: Callable[[dict], None] | None) -> dict[str, Any]:
+           tasks: TaskSet, on_eval: Callable[[dict], None] | None, resume: bool,
+           world: Any) -> dict[str, Any]:
+    from metasym.learning import checkpoint as ck
+
     learner = build_learner(cfg, tasks).to(device)
     batcher = TaskBatcher(tasks, cfg.support, device, cfg.seed)
     eval_batch = batcher.test_tasks(cfg.eval_tasks)
     opt_kw: dict[str, Any] = {"fused": True} if device.type in ("cpu", "cuda") else {}
     opt_params = learner.optimizer_parameters()
     opt = torch.optim.Adam(opt_params, lr=cfg.outer_lr, **opt_kw)
+    writer = out_dir is not None and world.is_main
+    ckpt_path = out_dir / ck.CHECKPOINT if out_dir is not None else None
 
     resolved = asdict(cfg) | {
         "k": getattr(learner.model, "k", None), "n_in": tasks.n_in, "n_out": tasks.n_out,
@@ -259,24 +362,48 @@ def _train(cfg: TrainConfig, device: torch.device, out_dir: Path | None, progres
         "eval_tasks": min(cfg.eval_tasks, batcher.n_test), "fast_path": learner.fast,
         "answer": tasks.answer.description if tasks.answer is not None else None,
         "task_info": tasks.info, "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "world_size": world.size,
     }
-    if out_dir is not None:
-        (out_dir / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
-        if tasks.answer is not None:
+    start, loss0, since0, history, elapsed0 = 0, 0.0, 0, [], 0.0
+    if resume:
+        st = ck.load_state(ckpt_path, learner, opt, batcher.generator)
+        start, loss0, since0 = st["step"], st["loss_sum"], st["since"]
+        elapsed0 = float(st["extra"].get("seconds", 0.0))
+        if start >= cfg.steps:
+            raise MetasymError(f"{out_dir} is already complete ({start} of {cfg.steps} steps); "
+                               f"pass --steps N with N > {start} to train further")
+        # load_state copies in place: the fast path's U.T alias still shares U's storage
+        if world.distributed:
+            world.barrier()  # every rank has read the checkpoint before rank 0 rewrites it
+    if writer:
+        ck.atomic_write_text(out_dir / "config.json", json.dumps(resolved, indent=2) + "\n")
+        if tasks.answer is not None and not resume:
             extra = {} if tasks.answer.pattern is None else {"labels": tasks.answer.pattern.labels}
-            np.savez(out_dir / "answer.npz", basis=tasks.answer.basis, **extra,
-                     kind=np.array(tasks.answer.kind), description=np.array(tasks.answer.description))
-    metrics_file = open(out_dir / "metrics.jsonl", "w") if out_dir is not None else None
+
+            def write_answer(tmp: str) -> None:
+                with open(tmp, "wb") as f:  # a file object: np.savez would add ".npz"
+                    np.savez(f, basis=tasks.answer.basis, **extra,
+                             kind=np.array(tasks.answer.kind),
+                             description=np.array(tasks.answer.description))
+
+            ck.atomic_write(out_dir / "answer.npz", write_answer)
+        if resume:
+            history = ck.truncate_metrics(out_dir / "metrics.jsonl", start)
+            (out_dir / "final.json").unlink(missing_ok=True)
+    elif resume and out_dir is not None:
+        history = ck.read_metrics(out_dir / "metrics.jsonl", start)
+    metrics_file = open(out_dir / "metrics.jsonl", "a" if resume else "w") if writer else None
 
     from tqdm import tqdm
 
-    bar = tqdm(total=cfg.steps, disable=not progress, file=sys.stderr, dynamic_ncols=True,
-               desc=f"{cfg.problem} {cfg.model}", unit="step")
-    history = []
-    t_start = time.perf_counter()
+    bar = tqdm(total=cfg.steps, initial=start, disable=not progress or not world.is_main,
+               file=sys.stderr, dynamic_ncols=True, desc=f"{cfg.problem} {cfg.model}",
+               unit="step")
+    t_start = time.perf_counter() - elapsed0
     train_time = 0.0
-    loss_sum = torch.zeros((), device=device)
-    since = 0
+    loss_sum = torch.full((), loss0, device=device)
+    since = since0
+    grads_of = [p for p in opt_params]
 
     def record(step: int) -> dict:
         nonlocal loss_sum, since
@@ -295,38 +422,103 @@ def _train(cfg: TrainConfig, device: torch.device, out_dir: Path | None, progres
         bar.set_postfix(test=f"{mse:.4f}")
         return row
 
+    last_saved = start if resume else None
+
+    def save(step: int) -> None:
+        nonlocal last_saved
+        if writer:
+            if metrics_file is not None and not metrics_file.closed:
+                metrics_file.flush()
+                os.fsync(metrics_file.fileno())  # rows up to `step` are on disk first
+            ck.save_state(ckpt_path, learner, opt, batcher.generator, step=step,
+                          loss_sum=float(loss_sum), since=since,
+                          extra={"seconds": time.perf_counter() - t_start,
+                                 "world_size": world.size})
+        last_saved = step
+
+    def allreduce(loss: torch.Tensor, stop: bool, w: float) -> tuple[torch.Tensor, bool]:
+        gs = [p.grad if p.grad is not None else torch.zeros_like(p) for p in grads_of]
+        flat = torch.cat([g.reshape(-1) for g in gs] + [loss.reshape(1).to(gs[0].dtype),
+                          torch.tensor([float(stop)], device=device, dtype=gs[0].dtype)])
+        flat[:-1] *= w
+        world.allreduce_(flat)
+        off = 0
+        for p, g in zip(grads_of, gs):
+            p.grad = flat[off:off + g.numel()].view_as(g).clone()
+            off += g.numel()
+        return flat[-2], bool(flat[-1] > 0)
+
+    def finite(loss: torch.Tensor) -> bool:
+        parts = [loss.reshape(1)] + [p.grad.sum().reshape(1) for p in grads_of
+                                     if p.grad is not None]
+        return bool(torch.isfinite(torch.cat(parts)).all())
+
+    guard = ck.StopSignals() if out_dir is not None else contextlib.nullcontext()
+    step = start
     try:
-        record(0)
-        for step in range(1, cfg.steps + 1):
-            t0 = time.perf_counter()
-            xs, ys, xq, yq = batcher.sample(cfg.tasks_per_step)
-            opt.zero_grad(set_to_none=True)
-            loss = learner.backward_meta_loss(xs, ys, xq, yq)
-            if cfg.clip_grad is not None:
-                # a task whose inner loop diverges (step size x curvature > 2) can send a
-                # 1e10-sized meta-gradient that would poison Adam's second moments
-                torch.nn.utils.clip_grad_norm_(opt_params, cfg.clip_grad)
-            opt.step()
-            loss_sum += loss
-            since += 1
-            train_time += time.perf_counter() - t0
-            if step % 50 == 0 and not math.isfinite(float(loss)):
-                raise MetasymError(f"training diverged at step {step} (loss {float(loss)})")
-            bar.update(1)
-            if step % 25 == 0:
-                bar.set_postfix(loss=f"{float(loss_sum) / max(since, 1):.4f}",
-                                test=f"{history[-1]['test_mse']:.4f}")
-            if step % cfg.eval_every == 0 or step == cfg.steps:
-                if history[-1]["step"] != step:
-                    record(step)
+        with guard:
+            if not resume:
+                record(0)
+                if out_dir is not None:
+                    save(0)  # resumable (and a last good state) from the very start
+            for step in range(start + 1, cfg.steps + 1):
+                t0 = time.perf_counter()
+                xs, ys, xq, yq = batcher.sample(cfg.tasks_per_step)
+                opt.zero_grad(set_to_none=True)
+                signum = getattr(guard, "signum", None)
+                if world.distributed:
+                    sl = world.shard(cfg.tasks_per_step)
+                    loss = learner.backward_meta_loss(xs[sl], ys[sl], xq[sl], yq[sl])
+                    loss, stop = allreduce(loss, signum is not None,
+                                           (sl.stop - sl.start) / cfg.tasks_per_step)
+                    if stop and signum is None:
+                        signum = signal.SIGTERM
+                else:
+                    loss = learner.backward_meta_loss(xs, ys, xq, yq)
+                if not finite(loss):
+                    what = ("loss" if not math.isfinite(float(loss)) else "meta-gradient")
+                    where = (f"the last good checkpoint (step {last_saved}) is kept in "
+                             f"{out_dir}; resume from it with --resume {out_dir}"
+                             if last_saved is not None and out_dir is not None else
+                             "no checkpoint was written")
+                    raise ck.NonFiniteError(
+                        f"non-finite {what} ({float(loss)}) at step {step}: training stopped; "
+                        f"{where} (NaN/inf in the data, or a diverging inner loop: try "
+                        "--clip-grad or a smaller --outer-lr / --inner-lr)")
+                if cfg.clip_grad is not None:
+                    # a task whose inner loop diverges (step size x curvature > 2) can send
+                    # a 1e10-sized meta-gradient that would poison Adam's second moments
+                    torch.nn.utils.clip_grad_norm_(opt_params, cfg.clip_grad)
+                opt.step()
+                loss_sum += loss
+                since += 1
+                train_time += time.perf_counter() - t0
+                bar.update(1)
+                if step % 25 == 0:
+                    bar.set_postfix(loss=f"{float(loss_sum) / max(since, 1):.4f}",
+                                    test=f"{history[-1]['test_mse']:.4f}" if history else "")
+                if step % cfg.eval_every == 0 or step == cfg.steps:
+                    if not history or history[-1]["step"] != step:
+                        record(step)
+                if out_dir is not None and (step % cfg.checkpoint_every == 0
+                                            or signum is not None):
+                    save(step)
+                if signum is not None:
+                    name = signal.Signals(signum).name
+                    raise ck.TrainingInterrupted(
+                        f"{name} at step {step}: checkpoint saved in {out_dir}; continue with "
+                        f"`metasym train --resume {out_dir}`", signum)
     finally:
         bar.close()
         if metrics_file is not None:
+            metrics_file.flush()
+            os.fsync(metrics_file.fileno())
             metrics_file.close()
 
     seconds = time.perf_counter() - t_start
     all_mse, all_ci = _evaluate(learner, batcher.test_tasks())
     zero_mse = float(eval_batch[3].square().mean())
+    run_steps = cfg.steps - start
     final = {
         "problem": cfg.problem if cfg.data is None else f"data:{cfg.data}",
         "model": cfg.model,
@@ -339,17 +531,21 @@ def _train(cfg: TrainConfig, device: torch.device, out_dir: Path | None, progres
         "test_mse_all_ci95": all_ci,
         "all_test_tasks": batcher.n_test,
         "zero_predictor_mse": zero_mse,
-        "tasks_per_second": cfg.steps * cfg.tasks_per_step / train_time if train_time else None,
-        "steps_per_second": cfg.steps / train_time if train_time else None,
+        "tasks_per_second": run_steps * cfg.tasks_per_step / train_time if train_time else None,
+        "steps_per_second": run_steps / train_time if train_time else None,
         "train_seconds": train_time,
         "seconds": seconds,
         "step_sizes": learner.step_sizes(),
         "threads": torch.get_num_threads(),
         "fast_path": learner.fast,
+        "world_size": world.size,
+        "resumed_from": start if resume else None,
     }
     if out_dir is not None:
-        _save_checkpoint(learner, out_dir / "checkpoint.safetensors")
-        (out_dir / "final.json").write_text(json.dumps(final, indent=2) + "\n")
+        if last_saved != cfg.steps:
+            save(cfg.steps)
+        if writer:
+            ck.atomic_write_text(out_dir / "final.json", json.dumps(final, indent=2) + "\n")
     final["history"] = history
     return final
 
@@ -359,18 +555,21 @@ def load_run(run_dir: str | Path, *, load_tasks: bool = True
     """Rebuild a finished run: ``(config, resolved config dict, learner, tasks)``.
 
     The tasks are regenerated from the recorded seeds (or re-read from ``--data``)."""
+    from metasym.learning.checkpoint import read_checkpoint
+
     run = Path(run_dir)
-    cfg_path, ckpt = run / "config.json", run / "checkpoint.safetensors"
-    if not run.is_dir():
-        raise MetasymError(f"{run}: no such run directory")
-    if not cfg_path.is_file() or not ckpt.is_file():
-        raise MetasymError(f"{run}: not a finished run (needs config.json and "
-                           "checkpoint.safetensors; was training interrupted?)")
-    try:
-        resolved = json.loads(cfg_path.read_text())
-    except (OSError, ValueError) as e:
-        raise MetasymError(f"{cfg_path}: unreadable ({e})") from None
+    ckpt = run / "checkpoint.safetensors"
+    resolved = read_run_config(run)
+    if not ckpt.is_file():
+        raise MetasymError(f"{run}: not a finished run (no checkpoint.safetensors; was "
+                           "training interrupted before its first checkpoint?)")
     cfg = TrainConfig.from_dict(resolved)
+    try:
+        for key in ("n_in", "n_out"):
+            if not (isinstance(resolved.get(key), int) and resolved[key] >= 1):
+                raise ValueError(f"{key} must be a positive integer")
+    except ValueError as e:
+        raise MetasymError(f"{run / 'config.json'}: {e}") from None
     tasks = None
     if load_tasks:
         tasks = make_problem(cfg.problem, n_tasks=cfg.n_tasks, n_examples=cfg.n_examples,
@@ -378,13 +577,17 @@ def load_run(run_dir: str | Path, *, load_tasks: bool = True
                              out_action=cfg.out_action, data=cfg.data)
     shell = tasks if tasks is not None else _shell_tasks(resolved)
     learner = build_learner(cfg, shell)
-    from safetensors.torch import load_file
-
-    try:
-        state = load_file(str(ckpt))
-        learner.load_state_dict(state)
-    except Exception as e:  # safetensors raises its own error types
-        raise MetasymError(f"{ckpt}: cannot load checkpoint ({str(e).splitlines()[0]})") from None
+    tensors, _ = read_checkpoint(ckpt)  # safetensors: no code runs; one-line errors
+    own = learner.state_dict()
+    missing = [k for k in own if k not in tensors]
+    if missing:
+        raise MetasymError(f"{ckpt}: missing tensors {', '.join(missing)} (a checkpoint of "
+                           "another model?)")
+    for k, v in own.items():
+        if tuple(tensors[k].shape) != tuple(v.shape):
+            raise MetasymError(f"{ckpt}: tensor {k} has shape {tuple(tensors[k].shape)}, the "
+                               f"run's model needs {tuple(v.shape)}")
+    learner.load_state_dict({k: tensors[k] for k in own})
     learner.eval()
     return cfg, resolved, learner, tasks
 

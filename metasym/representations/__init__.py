@@ -19,6 +19,11 @@ from metasym.representations.sharing import (
     parse_support,
     sharing_pattern,
 )
+from metasym.representations.steerable import (
+    SteerableKernels,
+    group_conv_pattern,
+    lifting_conv_pattern,
+)
 from metasym.representations.theorems import CheckResult, burnside_count, run_checks
 
 __all__ = [
@@ -27,12 +32,15 @@ __all__ = [
     "LinearRepresentation",
     "PermutationRepresentation",
     "SharingPattern",
+    "SteerableKernels",
     "band_support",
     "burnside_count",
     "conv1d",
     "conv2d",
     "equivariant_basis",
+    "group_conv_pattern",
     "group_convolution_basis",
+    "lifting_conv_pattern",
     "locally_connected1d",
     "pair_orbit_labels",
     "parse_representation",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -362,8 +364,10 @@ class SharingPattern:
                 labels = f["labels"]
         except MetasymError:
             raise
-        except (OSError, ValueError, EOFError) as e:
-            raise MetasymError(f"{path}: not a readable .npz file ({e})") from None
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
+            NotImplementedError, RuntimeError, zlib.error) as e:
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise MetasymError(f"{path}: not a readable .npz file ({msg})") from None
         try:
             return cls(labels)
         except MetasymError as e:

@@ -1,0 +1,289 @@
+r"""Resumable training state: atomic checkpoints, RNG states, signals, run folders.
+
+A training checkpoint (``checkpoint.safetensors`` in the run folder) holds, in one
+safetensors file (no pickle, nothing executable):
+
+* the learner's ``state_dict`` (model and learned step sizes) under its own names, so
+  :func:`metasym.learning.training.load_run` and ``metasym discover`` read it as before;
+* the outer optimiser's per-parameter state under ``optim.<index>.<name>``;
+* the task sampler's generator state and torch's global RNG state as ``uint8`` tensors;
+* in the safetensors metadata (strings): the step, the running training-loss sum, the
+  optimiser's parameter groups, Python's and NumPy's global RNG states (JSON).
+
+Files are replaced atomically (:func:`atomic_write`): written to a temporary file in the
+same folder, flushed and ``fsync``-ed, renamed over the old file with ``os.replace``,
+and the folder ``fsync``-ed, so a crash at any moment leaves either the old or the new
+checkpoint, never a torn one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from metasym.errors import MetasymError
+
+__all__ = [
+    "CHECKPOINT",
+    "FORMAT",
+    "TrainingInterrupted",
+    "NonFiniteError",
+    "atomic_write",
+    "atomic_write_text",
+    "save_state",
+    "load_state",
+    "read_checkpoint",
+    "read_metrics",
+    "truncate_metrics",
+    "StopSignals",
+]
+
+#: File name of the checkpoint inside a run folder.
+CHECKPOINT = "checkpoint.safetensors"
+#: Format tag written into the checkpoint's metadata.
+FORMAT = "metasym-train-state/1"
+
+
+class TrainingInterrupted(MetasymError):
+    """Training stopped on SIGINT/SIGTERM after saving a checkpoint.
+
+    ``exit_code`` is ``128 + signal number`` (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + int(signum)
+
+
+class NonFiniteError(MetasymError):
+    """A non-finite loss or gradient stopped training (the last good checkpoint is kept)."""
+
+
+# ----- atomic files ---------------------------------------------------------------------------
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
+    """Create ``path`` atomically: ``write(tmp_name)`` fills a temporary file in the same
+    folder, which is fsync-ed and renamed over ``path``; then the folder is fsync-ed."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """:func:`atomic_write` for a text file."""
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+# ----- training state -------------------------------------------------------------------------
+def _rng_metadata() -> dict[str, str]:
+    py = random.getstate()
+    return {
+        "python_rng": json.dumps([py[0], list(py[1]), py[2]]),
+        "numpy_rng": json.dumps(np.random.get_state(legacy=False), default=_np_default),
+    }
+
+
+def _np_default(o: Any) -> Any:
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.integer):
+        return int(o)
+    raise TypeError(type(o).__name__)
+
+
+def save_state(path: str | Path, learner: torch.nn.Module, opt: torch.optim.Optimizer,
+               generator: torch.Generator, *, step: int, loss_sum: float, since: int,
+               extra: dict[str, Any] | None = None) -> None:
+    """Write the complete training state atomically to ``path`` (safetensors)."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in learner.state_dict().items()}
+    osd = opt.state_dict()
+    for idx, st in osd["state"].items():
+        for name, val in st.items():
+            t = val if isinstance(val, torch.Tensor) else torch.tensor(val)
+            tensors[f"optim.{idx}.{name}"] = t.detach().cpu().contiguous()
+    tensors["rng.sampler"] = generator.get_state()
+    tensors["rng.torch"] = torch.get_rng_state()
+    meta = {"format": FORMAT, "step": str(int(step)), "loss_sum": repr(float(loss_sum)),
+            "since": str(int(since)), "param_groups": json.dumps(osd["param_groups"]),
+            **_rng_metadata(), "extra": json.dumps(extra or {})}
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+
+
+def _bad(path: Path, what: str) -> MetasymError:
+    return MetasymError(f"{path}: {what}")
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a safetensors file; one-line :class:`MetasymError` when it
+    is missing, truncated or not a safetensors file."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise _bad(path, "no checkpoint file (the run never reached its first checkpoint)")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    except Exception as e:  # safetensors raises its own error types
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise _bad(path, f"not a readable safetensors checkpoint (truncated or wrong "
+                         f"kind of file: {msg})") from None
+    return tensors, meta
+
+
+def load_state(path: str | Path, learner: torch.nn.Module, opt: torch.optim.Optimizer,
+               generator: torch.Generator) -> dict[str, Any]:
+    """Restore what :func:`save_state` wrote into ``learner``, ``opt``, ``generator`` and
+    the global RNGs; returns ``{"step", "loss_sum", "since", "extra"}``.
+
+    Every defect of the file (truncated, another kind of file, a finished run's model-only
+    checkpoint, wrong names or shapes) is one :class:`MetasymError` naming the file."""
+    path = Path(path)
+    tensors, meta = read_checkpoint(path)
+    if meta.get("format") != FORMAT:
+        raise _bad(path, "holds model weights only, not a resumable training state "
+                         "(written by an older metasym, or not by `metasym train`)")
+    try:
+        step, since = int(meta["step"]), int(meta["since"])
+        loss_sum = float(meta["loss_sum"])
+        groups = json.loads(meta["param_groups"])
+        py = json.loads(meta["python_rng"])
+        np_state = json.loads(meta["numpy_rng"])
+        extra = json.loads(meta.get("extra", "{}"))
+    except (KeyError, ValueError, TypeError) as e:
+        raise _bad(path, f"corrupt checkpoint metadata ({type(e).__name__}: {e})") from None
+    own = learner.state_dict()
+    model_sd = {k: tensors[k] for k in own if k in tensors}
+    missing = [k for k in own if k not in tensors]
+    if missing:
+        raise _bad(path, f"missing tensors {', '.join(missing)} (a checkpoint of another model?)")
+    for k, v in model_sd.items():
+        if tuple(v.shape) != tuple(own[k].shape):
+            raise _bad(path, f"tensor {k} has shape {tuple(v.shape)}, the run's model needs "
+                             f"{tuple(own[k].shape)}")
+        if not torch.isfinite(v).all():
+            raise _bad(path, f"tensor {k} holds NaN or infinity")
+    with torch.no_grad():
+        for k, v in model_sd.items():
+            own[k].copy_(v)  # in place: keeps strides and aliases (fast-path U.T)
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, idx, name = k.split(".", 2)
+            state.setdefault(int(idx), {})[name] = v
+    try:
+        opt.load_state_dict({"state": state, "param_groups": groups})
+        for p, st in zip((p for g in opt.param_groups for p in g["params"]),
+                         (opt.state[p] for g in opt.param_groups for p in g["params"])):
+            for name, val in st.items():
+                if isinstance(val, torch.Tensor) and name != "step" and val.shape != p.shape:
+                    raise ValueError(f"optimiser state {name} has shape {tuple(val.shape)}, "
+                                     f"parameter has {tuple(p.shape)}")
+        generator.set_state(tensors["rng.sampler"])
+        torch.set_rng_state(tensors["rng.torch"])
+        random.setstate((py[0], tuple(py[1]), py[2]))
+        np.random.set_state(np_state)
+    except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise _bad(path, f"cannot restore the training state ({msg})") from None
+    return {"step": step, "loss_sum": loss_sum, "since": since, "extra": extra}
+
+
+# ----- metrics.jsonl ---------------------------------------------------------------------------
+def read_metrics(path: str | Path, step: int) -> list[dict]:
+    """The complete rows of ``metrics.jsonl`` with ``step <= step``, stopping at the
+    first torn or foreign line (what a crash can leave behind)."""
+    path = Path(path)
+    kept: list[dict] = []
+    if path.is_file():
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                break  # a torn line: everything after it is suspect
+            if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+                break
+            if row["step"] > step:
+                break
+            kept.append(row)
+    return kept
+
+
+def truncate_metrics(path: str | Path, step: int) -> list[dict]:
+    """Keep the rows of :func:`read_metrics` (what the checkpoint at ``step`` covers),
+    drop everything after (rows written after the checkpoint, a torn last line), rewrite
+    the file atomically and return the kept rows."""
+    kept = read_metrics(path, step)
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+    return kept
+
+
+# ----- signals ---------------------------------------------------------------------------------
+class StopSignals:
+    """Context manager: SIGINT/SIGTERM set :attr:`signum` instead of killing the process,
+    so the training loop can save a checkpoint at the next step boundary and stop.
+
+    A second signal of either kind while the first is being handled restores the default
+    behaviour (a user pressing Ctrl-C twice gets out at once). Only installs handlers in
+    the main thread; elsewhere it is a no-op."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:  # second signal: give up gracefully-ness
+            self._restore()
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def _restore(self) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        self._old.clear()
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._old[s] = signal.signal(s, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._restore()
