@@ -269,12 +269,12 @@ def test_command_U_file_conv_and_cayley(capsys, tmp_path):
 
 @pytest.mark.parametrize("setup,args,message", [
     ("garbage", ["--pattern", "{f}"], "not a readable"),
-    ("nolabels", ["--pattern", "{f}"], "no 'labels'"),
+    ("nolabels", ["--pattern", "{f}"], "missing array(s) labels"),
     ("nou", ["--U", "{f}", "--shape", "2x2"], "no 'U'"),
     ("u", ["--U", "{f}"], "shape is unknown"),
     ("u", ["--U", "{f}", "--shape", "3x3"], "rows"),
     ("u", ["--U", "{f}", "--shape", "two"], "bad shape"),
-    ("missing", ["--pattern", "{f}"], "not a readable"),
+    ("missing", ["--pattern", "{f}"], "no such file"),
     ("u", [], "exactly one"),
     ("u", ["{f}", "--U", "{f}"], "exactly one"),
     ("rundir", ["{d}"], "config.json"),

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from metasym.errors import MetasymError
+from metasym.npzfile import read_npz
 from metasym.representations import SharingPattern
 
 __all__ = ["Source", "load_pattern_file", "load_U_file", "load_run", "parse_shape"]
@@ -45,17 +44,7 @@ def parse_shape(text: str) -> tuple[int, int]:
 
 
 def _npz(path: str | Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if not hasattr(f, "files"):
-                raise MetasymError(f"{path}: a single .npy array, expected an .npz archive")
-            return {k: f[k] for k in f.files}
-    except MetasymError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
-            NotImplementedError, RuntimeError, zlib.error) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise MetasymError(f"{path}: not a readable .npz file ({msg})") from None
+    return read_npz(path)
 
 
 def load_pattern_file(path: str | Path) -> Source:

@@ -21,8 +21,6 @@ Problems (background.md, "The paper's experiments"):
 
 from __future__ import annotations
 
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ import numpy as np
 
 from metasym.errors import MetasymError, SpecError
 from metasym.learning.registry import PROBLEMS
+from metasym.npzfile import read_npz
 
 __all__ = [
     "Answer",
@@ -233,25 +232,8 @@ def load_npz(path: str | Path, *, train_fraction: float = 0.8) -> TaskSet:
     (``allow_pickle=False``); every problem with the file is one :class:`MetasymError` line.
     """
     path = Path(path)
-    try:
-        f = np.load(path, allow_pickle=False)
-        if not isinstance(f, np.lib.npyio.NpzFile):
-            raise MetasymError(f"{path}: a .npy array, not an .npz archive with x and y")
-        with f:
-            missing = [k for k in ("x", "y") if k not in f.files]
-            if missing:
-                raise MetasymError(f"{path}: missing array(s) {', '.join(missing)} "
-                                   f"(found: {', '.join(f.files) or 'none'})")
-            x, y = f["x"], f["y"]
-            w = f["w"] if "w" in f.files else None
-    except MetasymError:
-        raise
-    except FileNotFoundError:
-        raise MetasymError(f"{path}: no such file") from None
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
-            NotImplementedError, RuntimeError, zlib.error) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise MetasymError(f"{path}: not a readable .npz file ({msg})") from None
+    arrays = read_npz(path, required=("x", "y"), what="x and y")
+    x, y, w = arrays["x"], arrays["y"], arrays.get("w")
     for name, arr in (("x", x), ("y", y)):
         if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
             raise MetasymError(f"{path}: {name} has dtype {arr.dtype}, expected numbers")

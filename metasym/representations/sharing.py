@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ from scipy.sparse.csgraph import connected_components
 
 from metasym.errors import MetasymError, MismatchError, SpecError, TooLargeError
 from metasym.groups import GroupAction, canonical_labels
+from metasym.npzfile import read_npz
 
 __all__ = [
     "SharingPattern",
@@ -357,17 +356,7 @@ class SharingPattern:
     @classmethod
     def load(cls, path: str | Path) -> SharingPattern:
         """Read a pattern saved by :meth:`save` (no pickles are ever loaded)."""
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                if "labels" not in f.files:
-                    raise MetasymError(f"{path}: no 'labels' array in the file")
-                labels = f["labels"]
-        except MetasymError:
-            raise
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
-            NotImplementedError, RuntimeError, zlib.error) as e:
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise MetasymError(f"{path}: not a readable .npz file ({msg})") from None
+        labels = read_npz(path, required=("labels",))["labels"]
         try:
             return cls(labels)
         except MetasymError as e:
