@@ -5,7 +5,10 @@ The learning layer of metasym: the MSR layer and MAML baselines
 fast path for the MSR layer (:mod:`~metasym.learning.maml`), the paper's task
 distributions (:mod:`~metasym.learning.tasks`), training runs
 (:mod:`~metasym.learning.training`) and the learned-versus-analytic comparison
-(:mod:`~metasym.learning.compare`). Names load lazily (the first use imports torch), so
+(:mod:`~metasym.learning.compare`), 2-D convolutions for image symmetries
+(:mod:`~metasym.learning.conv2d`, :mod:`~metasym.learning.images`), and resumable,
+distributed runs (:mod:`~metasym.learning.checkpoint`,
+:mod:`~metasym.learning.distributed`). Names load lazily (the first use imports torch), so
 the command line starts fast; the layers below
 (:mod:`metasym.groups`, :mod:`metasym.representations`) never do.
 """
@@ -18,6 +21,21 @@ from typing import Any
 # Lazy: `import metasym.learning.<submodule>` (e.g. by the command line) must not pay for
 # importing torch until a name that needs it is used.
 _LAZY = {
+    "Conv2dMAML": "metasym.learning.conv2d",
+    "ConvMetaLearner": "metasym.learning.images",
+    "FullMSRConv2d": "metasym.learning.conv2d",
+    "ImageTrainConfig": "metasym.learning.images",
+    "MSRConv2d": "metasym.learning.conv2d",
+    "NonFiniteError": "metasym.learning.checkpoint",
+    "SquareMSRConv2d": "metasym.learning.conv2d",
+    "TrainingInterrupted": "metasym.learning.checkpoint",
+    "World": "metasym.learning.distributed",
+    "compare_image_run": "metasym.learning.images",
+    "image_problem": "metasym.learning.images",
+    "load_image_run": "metasym.learning.images",
+    "make_image_tasks": "metasym.learning.images",
+    "plot_image_comparison": "metasym.learning.images",
+    "train_images": "metasym.learning.images",
     "Answer": "metasym.learning.tasks",
     "Conv1dLayer": "metasym.learning.layers",
     "FullyConnected": "metasym.learning.layers",
@@ -65,6 +83,21 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
+    "Conv2dMAML",
+    "ConvMetaLearner",
+    "FullMSRConv2d",
+    "ImageTrainConfig",
+    "MSRConv2d",
+    "NonFiniteError",
+    "SquareMSRConv2d",
+    "TrainingInterrupted",
+    "World",
+    "compare_image_run",
+    "image_problem",
+    "load_image_run",
+    "make_image_tasks",
+    "plot_image_comparison",
+    "train_images",
     "MODEL_NAMES",
     "PROBLEMS",
     "Answer",
