@@ -47,6 +47,12 @@ __all__ = [
     "read_metrics",
     "truncate_metrics",
     "StopSignals",
+    "save_checkpoint",
+    "load_resumable",
+    "reopen_run",
+    "all_finite",
+    "non_finite_error",
+    "interrupted",
 ]
 
 #: File name of the checkpoint inside a run folder.
@@ -224,6 +230,73 @@ def load_state(path: str | Path, learner: torch.nn.Module, opt: torch.optim.Opti
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise _bad(path, f"cannot restore the training state ({msg})") from None
     return {"step": step, "loss_sum": loss_sum, "since": since, "extra": extra}
+
+
+def save_checkpoint(path: str | Path, learner: torch.nn.Module, opt: torch.optim.Optimizer,
+                    generator: torch.Generator, *, metrics_file: Any = None, step: int,
+                    loss_sum: float, since: int, extra: dict[str, Any] | None = None) -> None:
+    """:func:`save_state`, after flushing and ``fsync``-ing the open ``metrics.jsonl``
+    (``metrics_file``, if any), so a checkpoint at ``step`` never claims rows that are not
+    on disk."""
+    if metrics_file is not None and not metrics_file.closed:
+        metrics_file.flush()
+        os.fsync(metrics_file.fileno())
+    save_state(path, learner, opt, generator, step=step, loss_sum=loss_sum, since=since,
+               extra=extra)
+
+
+def load_resumable(path: str | Path, learner: torch.nn.Module, opt: torch.optim.Optimizer,
+                   generator: torch.Generator, *, steps: int) -> dict[str, Any]:
+    """:func:`load_state` for ``--resume``: also refuses a run that already reached
+    ``steps`` (one line saying how to extend it)."""
+    st = load_state(path, learner, opt, generator)
+    if st["step"] >= steps:
+        raise MetasymError(f"{Path(path).parent} is already complete ({st['step']} of {steps} "
+                           f"steps); pass --steps N with N > {st['step']} to train further")
+    return st
+
+
+def reopen_run(out_dir: str | Path, step: int) -> list[dict]:
+    """Prepare a run folder to continue from its checkpoint at ``step``: cut
+    ``metrics.jsonl`` back to the rows the checkpoint covers (:func:`truncate_metrics`),
+    remove ``final.json``; returns the kept rows."""
+    out_dir = Path(out_dir)
+    history = truncate_metrics(out_dir / "metrics.jsonl", step)
+    (out_dir / "final.json").unlink(missing_ok=True)
+    return history
+
+
+# ----- stopping: non-finite values, signals ------------------------------------------------------
+def all_finite(loss: torch.Tensor, params: list[torch.Tensor]) -> bool:
+    """Whether the loss and every parameter's gradient are finite (one sync)."""
+    parts = [loss.reshape(1)] + [p.grad.sum().reshape(1) for p in params
+                                 if p.grad is not None]
+    return bool(torch.isfinite(torch.cat(parts)).all())
+
+
+def non_finite_error(loss: torch.Tensor, step: int, last_saved: int | None,
+                     out_dir: str | Path | None) -> NonFiniteError:
+    """The :class:`NonFiniteError` for a non-finite loss or meta-gradient at ``step``,
+    naming the last good checkpoint (``last_saved``, ``None`` when none was written)."""
+    import math
+
+    what = "loss" if not math.isfinite(float(loss)) else "meta-gradient"
+    where = (f"the last good checkpoint (step {last_saved}) is kept in {out_dir}; resume "
+             f"from it with --resume {out_dir}"
+             if last_saved is not None and out_dir is not None else "no checkpoint was written")
+    return NonFiniteError(
+        f"non-finite {what} ({float(loss)}) at step {step}: training stopped; {where} "
+        "(NaN/inf in the data, or a diverging inner loop: try --clip-grad or a smaller "
+        "--outer-lr / --inner-lr)")
+
+
+def interrupted(signum: int, step: int, out_dir: str | Path) -> TrainingInterrupted:
+    """The :class:`TrainingInterrupted` for ``signum`` caught at ``step`` (checkpoint
+    saved in ``out_dir``)."""
+    name = signal.Signals(signum).name
+    return TrainingInterrupted(
+        f"{name} at step {step}: checkpoint saved in {out_dir}; continue with "
+        f"`metasym train --resume {out_dir}`", signum)
 
 
 # ----- metrics.jsonl ---------------------------------------------------------------------------

@@ -94,18 +94,22 @@ def _config(args: argparse.Namespace):
         checkpoint_every=args.checkpoint_every)
 
 
-def _resume_config(args: argparse.Namespace):
+def _resume_config(args: argparse.Namespace, config_cls: type | None = None,
+                   build: Any = None):
     """The run's recorded config with the flags given explicitly (not at their default)
-    applied on top; :func:`~metasym.learning.training.train` then refuses conflicts."""
+    applied on top; :func:`~metasym.learning.training.train` then refuses conflicts.
+    ``config_cls`` / ``build`` (the config class and ``args -> config``) default to the
+    1-D :class:`~metasym.learning.training.TrainConfig` and :func:`_config`."""
     from dataclasses import fields
 
     from metasym.learning.training import TrainConfig, read_run_config
 
+    config_cls, build = config_cls or TrainConfig, build or _config
     ref = argparse.ArgumentParser()
     _add_train_args(ref)
-    given, default = _config(args), _config(ref.parse_args([]))
-    cfg = TrainConfig.from_dict(read_run_config(args.resume))
-    for f in fields(TrainConfig):
+    given, default = build(args), build(ref.parse_args([]))
+    cfg = config_cls.from_dict(read_run_config(args.resume, config_cls))
+    for f in fields(config_cls):
         if getattr(given, f.name) != getattr(default, f.name):
             setattr(cfg, f.name, getattr(given, f.name))
     return cfg
@@ -120,16 +124,6 @@ def run_train(args: argparse.Namespace) -> int:
     from metasym.learning.registry import IMAGE_PROBLEMS
     from metasym.learning.training import train
 
-    if args.problem in IMAGE_PROBLEMS or (args.resume and is_image_run(args.resume)):
-        from metasym.learning.commands_images import run_train_images
-
-        if args.resume is not None:
-            raise MetasymError("--resume is not supported for image problems yet (their runs "
-                               "write model-only checkpoints); start a new run")
-        if args.out is None:
-            raise MetasymError("train needs --out DIR (a new run) or --resume DIR")
-
-        return run_train_images(args)
     if args.resume is not None:
         if args.out is not None and Path(args.out) != Path(args.resume):
             raise MetasymError(f"--resume {args.resume} continues that run in place; drop "
@@ -137,9 +131,14 @@ def run_train(args: argparse.Namespace) -> int:
         if args.overwrite:
             raise MetasymError("--resume and --overwrite exclude each other")
         args.out = args.resume
-        cfg = _resume_config(args)
     elif args.out is None:
         raise MetasymError("train needs --out DIR (a new run) or --resume DIR")
+    if args.problem in IMAGE_PROBLEMS or (args.resume and is_image_run(args.resume)):
+        from metasym.learning.commands_images import run_train_images
+
+        return run_train_images(args)
+    if args.resume is not None:
+        cfg = _resume_config(args)
     else:
         cfg = _config(args)
     try:

@@ -65,29 +65,43 @@ def is_image_run(run: str | Path) -> bool:
     return isinstance(cfg, dict) and cfg.get("problem") in IMAGE_PROBLEMS
 
 
-def run_train_images(args: argparse.Namespace) -> int:
-    from metasym.cli import print_json
-    from metasym.learning.images import ImageTrainConfig, train_images
+def _image_config(args: argparse.Namespace) -> Any:
+    from metasym.learning.images import ImageTrainConfig
 
-    if getattr(args, "resume", None) is not None:
-        raise MetasymError("--resume is not supported for image problems (their runs take "
-                           "seconds); start a new run")
-    if args.out is None:
-        raise MetasymError("train needs --out DIR")
-    if args.data is not None or args.group is not None:
-        raise MetasymError(f"--problem {args.problem} is generated: drop --data/--group")
-    cfg = ImageTrainConfig(
+    return ImageTrainConfig(
         problem=args.problem, model=args.model, k=args.k, steps=args.steps,
         inner_steps=args.inner_steps, inner_lr=args.inner_lr, outer_lr=args.outer_lr,
         tasks_per_step=args.tasks_per_step, support=args.support, eval_every=args.eval_every,
         eval_tasks=args.eval_tasks, seed=args.seed, data_seed=args.data_seed,
         n_tasks=args.n_tasks, first_order=args.first_order, clip_grad=args.clip_grad,
         device=args.device, threads=args.threads, image_size=args.image_size,
-        fields=args.fields)
-    if hasattr(cfg, "checkpoint_every") and getattr(args, "checkpoint_every", None):
-        cfg.checkpoint_every = args.checkpoint_every
-    final = train_images(cfg, args.out, overwrite=args.overwrite,
-                         progress=not (args.json or args.quiet))
+        fields=args.fields, checkpoint_every=args.checkpoint_every)
+
+
+def run_train_images(args: argparse.Namespace) -> int:
+    """``metasym train`` for an image problem: a new run (``--out``) or ``--resume DIR``
+    of an image run (the caller checked ``--out``/``--resume``/``--overwrite`` and set
+    ``args.out`` to the resumed folder)."""
+    import sys
+
+    from metasym.cli import print_json
+    from metasym.learning.checkpoint import TrainingInterrupted
+    from metasym.learning.commands import _resume_config
+    from metasym.learning.images import ImageTrainConfig, train_images
+
+    resume = getattr(args, "resume", None) is not None
+    if args.out is None:
+        raise MetasymError("train needs --out DIR (a new run) or --resume DIR")
+    if args.data is not None or args.group is not None:
+        raise MetasymError(f"--problem {args.problem} is generated: drop --data/--group")
+    cfg = (_resume_config(args, ImageTrainConfig, _image_config) if resume
+           else _image_config(args))
+    try:
+        final = train_images(cfg, args.out, overwrite=args.overwrite, resume=resume,
+                             progress=not (args.json or args.quiet))
+    except TrainingInterrupted as e:
+        print(f"metasym: {e}", file=sys.stderr)
+        return e.exit_code
     final.pop("history", None)
     if args.json:
         print_json(final | {"run": str(args.out)})
@@ -147,7 +161,10 @@ def run_compare_images(args: argparse.Namespace) -> int:
 
 
 def run_table2(args: argparse.Namespace) -> int:
+    import sys
+
     from metasym.cli import print_json
+    from metasym.learning.checkpoint import TrainingInterrupted
     from metasym.learning.table2 import table2
 
     out = args.out if args.out != "runs/table1" else "runs/table2"
@@ -157,11 +174,16 @@ def run_table2(args: argparse.Namespace) -> int:
             lr = float(lr)
         except ValueError:
             raise MetasymError(f"--inner-lr must be a number or auto, got {lr!r}") from None
-    result = table2(steps=args.steps, inner_steps=args.inner_steps, inner_lr=lr,
-                    out=out, overwrite=args.overwrite, threads=args.threads,
-                    n_tasks=args.n_tasks or 2000, full=args.full, image_size=args.image_size,
-                    fields=args.fields, seed=args.seed, progress=not (args.json or args.quiet),
-                    problems=args.problems, models=args.models)
+    try:
+        result = table2(steps=args.steps, inner_steps=args.inner_steps, inner_lr=lr,
+                        out=out, overwrite=args.overwrite, threads=args.threads,
+                        n_tasks=args.n_tasks or 2000, full=args.full,
+                        image_size=args.image_size, fields=args.fields, seed=args.seed,
+                        progress=not (args.json or args.quiet), problems=args.problems,
+                        models=args.models)
+    except TrainingInterrupted as e:  # the run being trained keeps its checkpoint
+        print(f"metasym: {e}", file=sys.stderr)
+        return e.exit_code
     if args.json:
         print_json(result)
     else:

@@ -35,9 +35,10 @@ The images are never stored: each task's ``x`` is regenerated on demand from
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import shutil
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -565,63 +566,63 @@ def image_tasks_for(cfg: ImageTrainConfig) -> ImageTasks:
                             image_size=cfg.image_size, fields=cfg.fields)
 
 
-def _prepare_dir(out: Path, overwrite: bool) -> None:
-    if out.exists():
-        if not overwrite:
-            raise MetasymError(f"{out} already exists (use --overwrite to replace it)")
-        if not out.is_dir():
-            raise MetasymError(f"{out} exists and is not a directory")
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+#: Fields an image run's ``config.json`` records resolved (``None`` in a config matches).
+_RESOLVED = ("k", "group")
 
 
 def train_images(cfg: ImageTrainConfig, out: str | Path | None = None, *, overwrite: bool = False,
                  progress: bool = True, tasks: ImageTasks | None = None,
-                 on_eval: Callable[[dict], None] | None = None) -> dict[str, Any]:
+                 on_eval: Callable[[dict], None] | None = None,
+                 resume: bool = False) -> dict[str, Any]:
     """Meta-train an image model (``cfg`` a :class:`~metasym.learning.training.TrainConfig`
     with an image problem) and write the run directory like the 1-D runs:
     ``config.json``, ``metrics.jsonl``, ``checkpoint.safetensors``, ``answer.npz``,
-    ``final.json``. Returns the final summary (with ``history``)."""
+    ``final.json``. Returns the final summary (with ``history``).
+
+    Reliability is the 1-D runs' (:func:`~metasym.learning.training.train`,
+    :mod:`metasym.learning.checkpoint`): with ``out``, a complete training state is
+    checkpointed atomically every ``cfg.checkpoint_every`` steps and at the end;
+    SIGINT/SIGTERM save a checkpoint and raise
+    :class:`~metasym.learning.checkpoint.TrainingInterrupted`; a non-finite loss or
+    gradient raises :class:`~metasym.learning.checkpoint.NonFiniteError` and keeps the last
+    good checkpoint; ``resume=True`` continues ``out`` with the metrics of an uninterrupted
+    run under the same seed (``cfg`` must match its ``config.json`` except for
+    :data:`~metasym.learning.training.RESUMABLE_CHANGES`)."""
+    from metasym.learning.training import _prepare_dir, check_resume
+
     cfg.validate()
     if cfg.model not in CONV_MODEL_NAMES:
         raise SpecError(f"model {cfg.model!r} does not apply to image problems; choose from "
                         f"{', '.join(CONV_MODEL_NAMES)}")
-    device = _device(cfg.device)
     out_dir = Path(out) if out is not None else None
-    if out_dir is not None and out_dir.exists() and not overwrite:
-        raise MetasymError(f"{out_dir} already exists (use --overwrite to replace it)")
+    if resume:
+        check_resume(cfg, out_dir, _RESOLVED)
+    elif out_dir is not None and out_dir.exists() and not overwrite:
+        raise MetasymError(f"{out_dir} already exists (use --overwrite to replace it, or "
+                           f"--resume {out_dir} to continue it)")
+    device = _device(cfg.device)
     if tasks is None:
         tasks = image_tasks_for(cfg)
     elif tasks.support != cfg.support:
         raise MetasymError(f"tasks were prepared for support {tasks.support}, config says "
                            f"{cfg.support}")
-    if out_dir is not None:
+    if out_dir is not None and not resume:
         _prepare_dir(out_dir, overwrite)
     prev = torch.get_num_threads()
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     try:
-        return _train_images(cfg, device, out_dir, progress, tasks, on_eval)
+        return _train_images(cfg, device, out_dir, progress, tasks, on_eval, resume)
     finally:
         torch.set_num_threads(prev)
 
 
-def _save_state(learner: ConvMetaLearner, out_dir: Path) -> None:
-    """The learner's state to ``checkpoint.safetensors``, written atomically (a crash
-    mid-write leaves the previous checkpoint)."""
-    import os
-
-    from safetensors.torch import save_file
-
-    tmp = out_dir / "checkpoint.safetensors.tmp"
-    save_file({k: v.detach().cpu().contiguous() for k, v in learner.state_dict().items()},
-              str(tmp))
-    os.replace(tmp, out_dir / "checkpoint.safetensors")
-
-
 def _train_images(cfg: ImageTrainConfig, device: torch.device, out_dir: Path | None, progress: bool,
-                  tasks: ImageTasks, on_eval: Callable[[dict], None] | None) -> dict[str, Any]:
+                  tasks: ImageTasks, on_eval: Callable[[dict], None] | None,
+                  resume: bool = False) -> dict[str, Any]:
     from tqdm import tqdm
+
+    from metasym.learning import checkpoint as ck
 
     p = tasks.problem
     learner = build_conv_learner(cfg, p).to(device)
@@ -633,6 +634,7 @@ def _train_images(cfg: ImageTrainConfig, device: torch.device, out_dir: Path | N
     params = learner.meta_parameters()
     opt = torch.optim.Adam(params, lr=cfg.outer_lr)
     gen = torch.Generator().manual_seed(cfg.seed)
+    ckpt_path = out_dir / ck.CHECKPOINT if out_dir is not None else None
     resolved = asdict(cfg) | {
         "k": _resolve_rank(cfg, p), "image_size": p.image_size, "fields": p.fields,
         "kernel": p.kernel, "in_shape": [1, p.image_size, p.image_size],
@@ -642,19 +644,33 @@ def _train_images(cfg: ImageTrainConfig, device: torch.device, out_dir: Path | N
         "group": p.group.spec, "data_seconds": tasks.seconds, "torch": torch.__version__,
         "threads": torch.get_num_threads(), "path": "sufficient statistics",
     }
+    start, loss0, since0, elapsed0 = 0, 0.0, 0, 0.0
+    history: list[dict] = []
+    if resume:
+        st = ck.load_resumable(ckpt_path, learner, opt, gen, steps=cfg.steps)
+        start, loss0, since0 = st["step"], st["loss_sum"], st["since"]
+        elapsed0 = float(st["extra"].get("seconds", 0.0))
     metrics_file = None
     if out_dir is not None:
-        (out_dir / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
-        extra = {} if p.pattern is None else {"labels": p.pattern.labels}
-        np.savez(out_dir / "answer.npz", basis=p.full_basis(), block=p.block, **extra,
-                 kind=np.array("pattern" if p.pattern is not None else "subspace"),
-                 description=np.array(p.description))
-        metrics_file = open(out_dir / "metrics.jsonl", "w")
-    bar = tqdm(total=cfg.steps, disable=not progress, file=sys.stderr, dynamic_ncols=True,
-               desc=f"{cfg.problem} {cfg.model}", unit="step")
-    history: list[dict] = []
-    t_start = time.perf_counter()
-    train_time, loss_sum, since = 0.0, 0.0, 0
+        ck.atomic_write_text(out_dir / "config.json", json.dumps(resolved, indent=2) + "\n")
+        if resume:
+            history = ck.reopen_run(out_dir, start)
+        else:
+            extra = {} if p.pattern is None else {"labels": p.pattern.labels}
+
+            def write_answer(tmp: str) -> None:
+                with open(tmp, "wb") as f:  # a file object: np.savez would add ".npz"
+                    np.savez(f, basis=p.full_basis(), block=p.block, **extra,
+                             kind=np.array("pattern" if p.pattern is not None else "subspace"),
+                             description=np.array(p.description))
+
+            ck.atomic_write(out_dir / "answer.npz", write_answer)
+        metrics_file = open(out_dir / "metrics.jsonl", "a" if resume else "w")
+    bar = tqdm(total=cfg.steps, initial=start, disable=not progress, file=sys.stderr,
+               dynamic_ncols=True, desc=f"{cfg.problem} {cfg.model}", unit="step")
+    t_start = time.perf_counter() - elapsed0
+    train_time, loss_sum, since = 0.0, loss0, since0
+    last_saved = start if resume else None
 
     def record(step: int) -> None:
         nonlocal loss_sum, since
@@ -671,48 +687,68 @@ def _train_images(cfg: ImageTrainConfig, device: torch.device, out_dir: Path | N
             on_eval(row)
         bar.set_postfix(test=f"{mse:.4f}")
 
+    def save(step: int) -> None:
+        nonlocal last_saved
+        ck.save_checkpoint(ckpt_path, learner, opt, gen, metrics_file=metrics_file, step=step,
+                           loss_sum=loss_sum, since=since,
+                           extra={"seconds": time.perf_counter() - t_start})
+        last_saved = step
+
+    guard = ck.StopSignals() if out_dir is not None else contextlib.nullcontext()
     try:
-        record(0)
-        for step in range(1, cfg.steps + 1):
-            t0 = time.perf_counter()
-            idx = torch.randint(tasks.n_train, (cfg.tasks_per_step,), generator=gen)
-            opt.zero_grad(set_to_none=True)
-            loss = learner.backward_meta_loss(train_b.select(idx.to(device)))
-            if cfg.clip_grad is not None:
-                torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
-            opt.step()
-            loss_sum += float(loss)
-            since += 1
-            train_time += time.perf_counter() - t0
-            if not math.isfinite(float(loss)):
-                raise MetasymError(f"training diverged at step {step} (loss {float(loss)})")
-            bar.update(1)
-            if step % cfg.eval_every == 0 or step == cfg.steps:
-                record(step)
-            if out_dir is not None and step % getattr(cfg, "checkpoint_every", 100) == 0:
-                _save_state(learner, out_dir)
+        with guard:
+            if not resume:
+                record(0)
+                if out_dir is not None:
+                    save(0)  # resumable (and a last good state) from the very start
+            for step in range(start + 1, cfg.steps + 1):
+                t0 = time.perf_counter()
+                idx = torch.randint(tasks.n_train, (cfg.tasks_per_step,), generator=gen)
+                opt.zero_grad(set_to_none=True)
+                loss = learner.backward_meta_loss(train_b.select(idx.to(device)))
+                if not ck.all_finite(loss, params):  # before the optimiser step
+                    raise ck.non_finite_error(loss, step, last_saved, out_dir)
+                if cfg.clip_grad is not None:
+                    torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
+                opt.step()
+                loss_sum += float(loss)
+                since += 1
+                train_time += time.perf_counter() - t0
+                bar.update(1)
+                if step % cfg.eval_every == 0 or step == cfg.steps:
+                    record(step)
+                signum = getattr(guard, "signum", None)
+                if out_dir is not None and (step % cfg.checkpoint_every == 0
+                                            or signum is not None):
+                    save(step)
+                if signum is not None:
+                    raise ck.interrupted(signum, step, out_dir)
     finally:
         bar.close()
         if metrics_file is not None:
+            metrics_file.flush()
+            os.fsync(metrics_file.fileno())
             metrics_file.close()
     seconds = time.perf_counter() - t_start
     all_mse, all_ci = _mean_ci95(learner.evaluate(test_b))
     zero = float((eval_b.yyq / (eval_b.n_q * p.out_channels)).mean())
+    run_steps = cfg.steps - start
     final = {
         "problem": cfg.problem, "model": cfg.model, "steps": cfg.steps,
         "inner_steps": cfg.inner_steps, "image_size": p.image_size, "fields": p.fields,
         "test_mse": history[-1]["test_mse"], "test_mse_ci95": history[-1]["test_mse_ci95"],
         "eval_tasks": resolved["eval_tasks"], "test_mse_all": all_mse,
         "test_mse_all_ci95": all_ci, "all_test_tasks": n_test, "zero_predictor_mse": zero,
-        "tasks_per_second": cfg.steps * cfg.tasks_per_step / train_time if train_time else None,
-        "steps_per_second": cfg.steps / train_time if train_time else None,
+        "tasks_per_second": run_steps * cfg.tasks_per_step / train_time if train_time else None,
+        "steps_per_second": run_steps / train_time if train_time else None,
         "train_seconds": train_time, "data_seconds": tasks.seconds, "seconds": seconds,
         "step_sizes": learner.step_sizes(), "threads": torch.get_num_threads(),
-        "fast_path": True,
+        "fast_path": True, "resumed_from": start if resume else None,
     }
     if out_dir is not None:
-        _save_state(learner, out_dir)
-        (out_dir / "final.json").write_text(json.dumps(final, indent=2) + "\n")
+        if last_saved != cfg.steps:
+            save(cfg.steps)
+        ck.atomic_write_text(out_dir / "final.json", json.dumps(final, indent=2) + "\n")
     final["history"] = history
     return final
 
@@ -735,11 +771,13 @@ def load_image_run(run_dir: str | Path, *, load_tasks: bool = True
                             image_size=resolved.get("image_size", 32))
     tasks = image_tasks_for(cfg) if load_tasks else None
     learner = build_conv_learner(cfg, problem)
-    from safetensors.torch import load_file
+    from metasym.learning.checkpoint import read_checkpoint
 
+    tensors, _ = read_checkpoint(ckpt)  # safetensors: no code runs; one-line errors
+    own = learner.state_dict()  # a resumable checkpoint also holds optimiser/RNG state
     try:
-        learner.load_state_dict(load_file(str(ckpt)))
-    except Exception as e:  # safetensors raises its own error types
+        learner.load_state_dict({k: tensors[k] for k in own})
+    except (KeyError, RuntimeError) as e:
         raise MetasymError(f"{ckpt}: cannot load checkpoint ({str(e).splitlines()[0]})") from None
     learner.eval()
     return cfg, resolved, learner, tasks

@@ -42,6 +42,7 @@ __all__ = [
     "load_run",
     "read_run_config",
     "RESUMABLE_CHANGES",
+    "check_resume",
     "DEFAULT_K",
 ]
 
@@ -224,9 +225,10 @@ def _evaluate(learner: MetaLearner, batch: tuple[torch.Tensor, ...]) -> tuple[fl
 RESUMABLE_CHANGES = ("steps", "checkpoint_every", "device", "threads")
 
 
-def read_run_config(run_dir: str | Path) -> dict:
+def read_run_config(run_dir: str | Path, config_cls: type | None = None) -> dict:
     """The ``config.json`` of a run folder as a dict; one-line :class:`MetasymError`
-    when the folder or file is missing, unreadable or not a metasym run config."""
+    when the folder or file is missing, unreadable or not a metasym run config
+    (validated as ``config_cls``, default :class:`TrainConfig`)."""
     run = Path(run_dir)
     cfg_path = run / "config.json"
     if not run.is_dir():
@@ -242,24 +244,40 @@ def read_run_config(run_dir: str | Path) -> dict:
     if not isinstance(resolved, dict) or "problem" not in resolved or "model" not in resolved:
         raise MetasymError(f"{cfg_path}: not a metasym run config (no problem/model)")
     try:
-        TrainConfig.from_dict(resolved).validate()
+        (config_cls or TrainConfig).from_dict(resolved).validate()
     except (TypeError, MetasymError) as e:
         raise MetasymError(f"{cfg_path}: invalid config ({e})") from None
     return resolved
 
 
-def _resume_conflicts(cfg: TrainConfig, stored: dict) -> list[str]:
-    names = [f.name for f in fields(TrainConfig) if f.name not in RESUMABLE_CHANGES]
-    default = TrainConfig()
+def _resume_conflicts(cfg: TrainConfig, stored: dict, resolved: tuple[str, ...] = ("k",)
+                      ) -> list[str]:
+    names = [f.name for f in fields(type(cfg)) if f.name not in RESUMABLE_CHANGES]
+    default = type(cfg)()
     out = []
     for nm in names:
         # fields added after the run was written take their default
         old = stored.get(nm, getattr(default, nm))
-        if nm == "k" and cfg.k is None:
-            continue  # the stored k is the resolved one
+        if nm in resolved and getattr(cfg, nm) is None:
+            continue  # the stored value is the resolved one
         if getattr(cfg, nm) != old:
             out.append(f"{nm.replace('_', '-')} {getattr(cfg, nm)!r} (the run has {old!r})")
     return out
+
+
+def check_resume(cfg: TrainConfig, out_dir: Path | None,
+                 resolved: tuple[str, ...] = ("k",)) -> None:
+    """Refuse ``--resume out_dir`` (one line) when there is no run folder or ``cfg``
+    differs from its ``config.json`` outside :data:`RESUMABLE_CHANGES`; ``resolved``
+    names the fields the run records resolved (``None`` in ``cfg`` matches them)."""
+    if out_dir is None:
+        raise MetasymError("resume needs the run directory")
+    stored = read_run_config(out_dir, type(cfg))
+    bad = _resume_conflicts(cfg, stored, resolved)
+    if bad:
+        raise MetasymError(f"--resume {out_dir}: {'; '.join(bad)}; a resumed run keeps "
+                           f"its config.json (only {', '.join(RESUMABLE_CHANGES)} may "
+                           "change): drop those flags or start a new run")
 
 
 def train(cfg: TrainConfig, out: str | Path | None = None, *, overwrite: bool = False,
@@ -291,14 +309,7 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, overwrite: bool = 
     cfg.validate()
     out_dir = Path(out) if out is not None else None
     if resume:
-        if out_dir is None:
-            raise MetasymError("resume needs the run directory")
-        stored = read_run_config(out_dir)
-        bad = _resume_conflicts(cfg, stored)
-        if bad:
-            raise MetasymError(f"--resume {out_dir}: {'; '.join(bad)}; a resumed run keeps "
-                               f"its config.json (only {', '.join(RESUMABLE_CHANGES)} may "
-                               "change): drop those flags or start a new run")
+        check_resume(cfg, out_dir)
     elif out_dir is not None and out_dir.exists() and not overwrite:
         raise MetasymError(f"{out_dir} already exists (use --overwrite to replace it, or "
                            f"--resume {out_dir} to continue it)")
@@ -366,12 +377,9 @@ def _train(cfg: TrainConfig, device: torch.device, out_dir: Path | None, progres
     }
     start, loss0, since0, history, elapsed0 = 0, 0.0, 0, [], 0.0
     if resume:
-        st = ck.load_state(ckpt_path, learner, opt, batcher.generator)
+        st = ck.load_resumable(ckpt_path, learner, opt, batcher.generator, steps=cfg.steps)
         start, loss0, since0 = st["step"], st["loss_sum"], st["since"]
         elapsed0 = float(st["extra"].get("seconds", 0.0))
-        if start >= cfg.steps:
-            raise MetasymError(f"{out_dir} is already complete ({start} of {cfg.steps} steps); "
-                               f"pass --steps N with N > {start} to train further")
         # load_state copies in place: the fast path's U.T alias still shares U's storage
         if world.distributed:
             world.barrier()  # every rank has read the checkpoint before rank 0 rewrites it
@@ -388,8 +396,7 @@ def _train(cfg: TrainConfig, device: torch.device, out_dir: Path | None, progres
 
             ck.atomic_write(out_dir / "answer.npz", write_answer)
         if resume:
-            history = ck.truncate_metrics(out_dir / "metrics.jsonl", start)
-            (out_dir / "final.json").unlink(missing_ok=True)
+            history = ck.reopen_run(out_dir, start)
     elif resume and out_dir is not None:
         history = ck.read_metrics(out_dir / "metrics.jsonl", start)
     metrics_file = open(out_dir / "metrics.jsonl", "a" if resume else "w") if writer else None
@@ -426,14 +433,12 @@ def _train(cfg: TrainConfig, device: torch.device, out_dir: Path | None, progres
 
     def save(step: int) -> None:
         nonlocal last_saved
-        if writer:
-            if metrics_file is not None and not metrics_file.closed:
-                metrics_file.flush()
-                os.fsync(metrics_file.fileno())  # rows up to `step` are on disk first
-            ck.save_state(ckpt_path, learner, opt, batcher.generator, step=step,
-                          loss_sum=float(loss_sum), since=since,
-                          extra={"seconds": time.perf_counter() - t_start,
-                                 "world_size": world.size})
+        if writer:  # rows up to `step` are on disk first
+            ck.save_checkpoint(ckpt_path, learner, opt, batcher.generator,
+                               metrics_file=metrics_file, step=step,
+                               loss_sum=float(loss_sum), since=since,
+                               extra={"seconds": time.perf_counter() - t_start,
+                                      "world_size": world.size})
         last_saved = step
 
     def allreduce(loss: torch.Tensor, stop: bool, w: float) -> tuple[torch.Tensor, bool]:
@@ -447,11 +452,6 @@ def _train(cfg: TrainConfig, device: torch.device, out_dir: Path | None, progres
             p.grad = flat[off:off + g.numel()].view_as(g).clone()
             off += g.numel()
         return flat[-2], bool(flat[-1] > 0)
-
-    def finite(loss: torch.Tensor) -> bool:
-        parts = [loss.reshape(1)] + [p.grad.sum().reshape(1) for p in grads_of
-                                     if p.grad is not None]
-        return bool(torch.isfinite(torch.cat(parts)).all())
 
     guard = ck.StopSignals() if out_dir is not None else contextlib.nullcontext()
     step = start
@@ -475,16 +475,8 @@ def _train(cfg: TrainConfig, device: torch.device, out_dir: Path | None, progres
                         signum = signal.SIGTERM
                 else:
                     loss = learner.backward_meta_loss(xs, ys, xq, yq)
-                if not finite(loss):
-                    what = ("loss" if not math.isfinite(float(loss)) else "meta-gradient")
-                    where = (f"the last good checkpoint (step {last_saved}) is kept in "
-                             f"{out_dir}; resume from it with --resume {out_dir}"
-                             if last_saved is not None and out_dir is not None else
-                             "no checkpoint was written")
-                    raise ck.NonFiniteError(
-                        f"non-finite {what} ({float(loss)}) at step {step}: training stopped; "
-                        f"{where} (NaN/inf in the data, or a diverging inner loop: try "
-                        "--clip-grad or a smaller --outer-lr / --inner-lr)")
+                if not ck.all_finite(loss, grads_of):
+                    raise ck.non_finite_error(loss, step, last_saved, out_dir)
                 if cfg.clip_grad is not None:
                     # a task whose inner loop diverges (step size x curvature > 2) can send
                     # a 1e10-sized meta-gradient that would poison Adam's second moments
@@ -504,10 +496,7 @@ def _train(cfg: TrainConfig, device: torch.device, out_dir: Path | None, progres
                                             or signum is not None):
                     save(step)
                 if signum is not None:
-                    name = signal.Signals(signum).name
-                    raise ck.TrainingInterrupted(
-                        f"{name} at step {step}: checkpoint saved in {out_dir}; continue with "
-                        f"`metasym train --resume {out_dir}`", signum)
+                    raise ck.interrupted(signum, step, out_dir)
     finally:
         bar.close()
         if metrics_file is not None:
