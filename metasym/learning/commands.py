@@ -196,21 +196,24 @@ def _print_comparison(r: dict) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     from metasym.cli import print_json
-    from metasym.learning.commands_images import is_image_run, run_compare_images
+    from metasym.learning.commands_images import image_comparison, is_image_run
     from metasym.learning.compare import compare_run, plot_comparison, public_result
 
+    # 1-D and image runs differ only in how they are measured, drawn and printed
     if is_image_run(args.run):
-        return run_compare_images(args)
-    result = compare_run(args.run, n_tasks=args.tasks)
+        compare, plot, show = image_comparison()
+    else:
+        compare, plot, show = compare_run, plot_comparison, _print_comparison
+    result = compare(args.run, n_tasks=args.tasks)
     out = public_result(result)
     if args.plot is not None:
         path = Path(args.plot) if args.plot else Path(args.run) / "compare.png"
-        plot_comparison(result, path)
+        plot(result, path)
         out["plot"] = str(path)
     if args.json:
         print_json(out)
     else:
-        _print_comparison(out)
+        show(out)
         if "plot" in out:
             print(f"  figure: {out['plot']}")
     return 0

@@ -19,7 +19,7 @@ __all__ = [
     "add_table2_args",
     "is_image_run",
     "run_train_images",
-    "run_compare_images",
+    "image_comparison",
     "run_table2",
 ]
 
@@ -140,24 +140,11 @@ def _print_image_comparison(r: dict) -> None:
         print(f"  note: {note}")
 
 
-def run_compare_images(args: argparse.Namespace) -> int:
-    from metasym.cli import print_json
-    from metasym.learning.compare import public_result
+def image_comparison():
+    """``(compare, plot, print)`` for image runs, as ``metasym compare`` uses them."""
     from metasym.learning.images import compare_image_run, plot_image_comparison
 
-    result = compare_image_run(args.run, n_tasks=args.tasks)
-    out = public_result(result)
-    if args.plot is not None:
-        path = Path(args.plot) if args.plot else Path(args.run) / "compare.png"
-        plot_image_comparison(result, path)
-        out["plot"] = str(path)
-    if args.json:
-        print_json(out)
-    else:
-        _print_image_comparison(out)
-        if "plot" in out:
-            print(f"  figure: {out['plot']}")
-    return 0
+    return compare_image_run, plot_image_comparison, _print_image_comparison
 
 
 def run_table2(args: argparse.Namespace) -> int:
