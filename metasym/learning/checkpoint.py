@@ -53,6 +53,7 @@ __all__ = [
     "all_finite",
     "non_finite_error",
     "interrupted",
+    "close_metrics",
 ]
 
 #: File name of the checkpoint inside a run folder.
@@ -360,3 +361,13 @@ class StopSignals:
 
     def __exit__(self, *exc: Any) -> None:
         self._restore()
+
+
+def close_metrics(metrics_file) -> None:
+    """Flush, fsync and close an open ``metrics.jsonl`` (``None`` is ignored), so that
+    every line written before a crash or signal is on disk."""
+    if metrics_file is None:
+        return
+    metrics_file.flush()
+    os.fsync(metrics_file.fileno())
+    metrics_file.close()

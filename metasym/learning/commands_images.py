@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from metasym.errors import MetasymError
+from metasym.learning.commands import _fmt
 
 __all__ = [
     "add_image_train_args",
@@ -22,14 +23,6 @@ __all__ = [
     "image_comparison",
     "run_table2",
 ]
-
-
-def _fmt(x: Any, digits: int = 4) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, float):
-        return f"{x:.{digits}f}"
-    return str(x)
 
 
 def add_image_train_args(p: argparse.ArgumentParser) -> None:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -725,10 +724,7 @@ def _train_images(cfg: ImageTrainConfig, device: torch.device, out_dir: Path | N
                     raise ck.interrupted(signum, step, out_dir)
     finally:
         bar.close()
-        if metrics_file is not None:
-            metrics_file.flush()
-            os.fsync(metrics_file.fileno())
-            metrics_file.close()
+        ck.close_metrics(metrics_file)
     seconds = time.perf_counter() - t_start
     all_mse, all_ci = _mean_ci95(learner.evaluate(test_b))
     zero = float((eval_b.yyq / (eval_b.n_q * p.out_channels)).mean())

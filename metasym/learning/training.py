@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import shutil
 import signal
 import sys
@@ -499,10 +498,7 @@ def _train(cfg: TrainConfig, device: torch.device, out_dir: Path | None, progres
                     raise ck.interrupted(signum, step, out_dir)
     finally:
         bar.close()
-        if metrics_file is not None:
-            metrics_file.flush()
-            os.fsync(metrics_file.fileno())
-            metrics_file.close()
+        ck.close_metrics(metrics_file)
 
     seconds = time.perf_counter() - t_start
     all_mse, all_ci = _evaluate(learner, batcher.test_tasks())
