@@ -72,7 +72,8 @@ class FiniteGroup:
         arrays = tuple(a for a in (as_array(g, int(degree)) for g in generators)
                        if not np.array_equal(a, np.arange(int(degree))))
         self._degree = int(degree)
-        self._gens = tuple(tuple(int(v) for v in a) for a in arrays)
+        # int64 image bytes: cheap to hash and compare even at degree 10^6
+        self._gens = tuple(np.ascontiguousarray(a, dtype=np.int64).tobytes() for a in arrays)
         if name is None:
             name = "perm:{}:{}".format(self._degree,
                                        ";".join(format_cycles(a) for a in arrays) or "()")
@@ -94,14 +95,15 @@ class FiniteGroup:
     @cached_property
     def generator_arrays(self) -> np.ndarray:
         """Generators as an ``(n_generators, degree)`` int64 array of images (read-only)."""
-        arr = np.array(self._gens, dtype=np.int64).reshape(len(self._gens), self._degree)
+        arr = np.frombuffer(b"".join(self._gens), dtype=np.int64).reshape(
+            len(self._gens), self._degree).copy()
         arr.setflags(write=False)
         return arr
 
     @cached_property
     def generators(self) -> tuple[Permutation, ...]:
         """Generators as sympy permutations."""
-        return tuple(Permutation(list(g)) for g in self._gens)
+        return tuple(Permutation(g.tolist()) for g in self.generator_arrays)
 
     @property
     def n_generators(self) -> int:
@@ -118,7 +120,7 @@ class FiniteGroup:
         return f"FiniteGroup({self._name!r}, order={self.order}, degree={self._degree})"
 
     def __reduce__(self):
-        return (_rebuild_group, (list(map(list, self._gens)), self._degree, self._name,
+        return (_rebuild_group, (self.generator_arrays.tolist(), self._degree, self._name,
                                  self._known_order))
 
     # ----- sympy-backed structure -----------------------------------------------------
@@ -156,7 +158,7 @@ class FiniteGroup:
             return None
         if not self.sympy_group.is_alt_sym():
             return None
-        odd = any(Permutation(list(g)).is_odd for g in self._gens)
+        odd = any(Permutation(g.tolist()).is_odd for g in self.generator_arrays)
         return "symmetric" if odd else "alternating"
 
     @cached_property
@@ -193,7 +195,7 @@ class FiniteGroup:
         """Whether every element of this group lies in ``other`` (same points)."""
         if other.degree != self._degree:
             raise MismatchError(f"degrees differ: {self._degree} vs {other.degree}")
-        return all(other.contains(g) for g in self._gens)
+        return all(other.contains(g) for g in self.generator_arrays)
 
     def same_elements(self, other: FiniteGroup) -> bool:
         """Whether both groups are the same set of permutations (generators may differ)."""
@@ -204,12 +206,16 @@ class FiniteGroup:
     def check_enumerable(self, what: str = "this operation", extra_degree: int = 0) -> None:
         """Raise :class:`TooLargeError` if enumerating the group would pass the limits."""
         cells = self.order * (self._degree + extra_degree)
-        if self.order > ELEMENT_LIMIT or cells > ENUMERATION_CELLS:
+        if self.order > ELEMENT_LIMIT:
             raise TooLargeError(
                 f"{what} must list all {self.order} elements of {self._name}, above the limit "
-                f"of {ELEMENT_LIMIT} elements ({ENUMERATION_CELLS} cells); use "
-                "generator-based methods (sharing patterns, orders) instead"
-            )
+                f"of {ELEMENT_LIMIT} elements; use generator-based methods (sharing "
+                "patterns, orders) instead")
+        if cells > ENUMERATION_CELLS:
+            raise TooLargeError(
+                f"{what} must hold {self.order} elements x {self._degree + extra_degree} "
+                f"points = {cells} entries, above the limit of {ENUMERATION_CELLS}; use "
+                "generator-based methods (sharing patterns, orders) instead")
 
     @cached_property
     def element_arrays(self) -> np.ndarray:
