@@ -139,8 +139,28 @@ class FiniteGroup:
             return self._known_order
         if self.alt_sym is not None:
             return math.factorial(self._degree) // (2 if self.alt_sym == "alternating" else 1)
-        with time_limit(f"computing the order of {self._name}"):
+        on_support = self._alt_sym_on_support()
+        if on_support is not None:
+            return on_support
+        with time_limit(f"computing the order of {_short(self._name)}"):
             return int(self.sympy_group.order())
+
+    def _alt_sym_on_support(self) -> int | None:
+        """Order when the group is all of Sym/Alt of the points it moves (they form one
+        orbit); cheap to recognise, while Schreier-Sims on such groups can take minutes."""
+        g = self.generator_arrays
+        if not len(g):
+            return None
+        moved = np.flatnonzero((g != np.arange(self._degree)).any(axis=0))
+        if moved.size < 8 or moved.size == self._degree:
+            return None
+        relabel = np.full(self._degree, -1, dtype=np.int64)
+        relabel[moved] = np.arange(moved.size)
+        restricted = FiniteGroup([relabel[a[moved]] for a in g], int(moved.size))
+        kind = restricted.alt_sym
+        if kind is None:
+            return None
+        return math.factorial(int(moved.size)) // (2 if kind == "alternating" else 1)
 
     @cached_property
     def alt_sym(self) -> str | None:
@@ -314,6 +334,11 @@ class FiniteGroup:
                 else:
                     graph.add_edge(i, j, generator=str(gi), label=label)
         return graph
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """A spec shortened for messages."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _rebuild_group(gens, degree, name, order):
