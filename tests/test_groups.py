@@ -297,3 +297,21 @@ def test_restrict():
     assert r.group == H and r.degree == 8 and r.n_orbits == 2
     with pytest.raises(MismatchError):
         restrict(natural(G), symmetric(4))
+
+
+@pytest.mark.parametrize("k, offset, degree", [(8, 0, 11), (9, 3, 14), (10, 5, 20)])
+def test_order_of_sym_or_alt_on_a_subset_matches_schreier_sims(k, offset, degree):
+    """The shortcut for groups that are Sym/Alt on the points they move agrees with
+    sympy's Schreier-Sims, for both parities of the generators."""
+    from metasym.groups import from_generators
+
+    cycle = list(range(degree))
+    for i in range(k):
+        cycle[offset + i] = offset + (i + 1) % k
+    swap = list(range(degree))
+    swap[offset], swap[offset + 1] = offset + 1, offset
+    three = list(range(degree))
+    three[offset], three[offset + 1], three[offset + 2] = offset + 1, offset + 2, offset
+    for gens in ([cycle, swap], [cycle, three]):
+        G = from_generators(gens, degree)
+        assert G.order == int(G.sympy_group.order())
