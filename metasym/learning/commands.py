@@ -188,9 +188,14 @@ def _print_comparison(r: dict) -> None:
         ("equivariance error (adapted layers)", r.get("equivariance_error")),
         ("distance of adapted W to the span", r.get("span_error")),
     ]
+    print_rows(rows, r.get("notes", []))
+
+
+def print_rows(rows: list[tuple[str, Any]], notes: list[str]) -> None:
+    """Print ``(name, value)`` rows and notes as ``metasym compare`` shows them."""
     for name, val in rows:
         print(f"  {name:38s} {_fmt(val)}")
-    for note in r.get("notes", []):
+    for note in notes:
         print(f"  note: {note}")
 
 

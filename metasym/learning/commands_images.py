@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from metasym.errors import MetasymError
-from metasym.learning.commands import _fmt
+from metasym.learning.commands import _fmt, print_rows
 
 __all__ = [
     "add_image_train_args",
@@ -127,10 +127,7 @@ def _print_image_comparison(r: dict) -> None:
         ("  same for exact steerable banks", r.get("rotation45_reference")),
         ("distance of adapted W to the span", r.get("span_error")),
     ]
-    for name, val in rows:
-        print(f"  {name:38s} {_fmt(val)}")
-    for note in r.get("notes", []):
-        print(f"  note: {note}")
+    print_rows(rows, r.get("notes", []))
 
 
 def image_comparison():

@@ -26,24 +26,13 @@ from metasym.learning.images import (
     train_images,
 )
 
+from .run_helpers import metric_rows as _rows
+from .run_helpers import same_weights as _same_weights
+
 # tiny image runs: 6x6 inputs, one field, 40 tasks
 TINY = ["--problem", "c4", "--model", "msr-conv", "--image-size", "6", "--fields", "1",
         "--tasks", "40", "--tasks-per-step", "4", "--eval-every", "5", "--eval-tasks", "8",
         "--quiet", "--threads", "1"]
-
-
-def _rows(run: Path) -> list[dict]:
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    for r in rows:
-        r.pop("seconds")  # wall time: the only field allowed to differ
-    return rows
-
-
-def _same_weights(a: Path, b: Path) -> bool:
-    ta, _ = read_checkpoint(a / CHECKPOINT)
-    tb, _ = read_checkpoint(b / CHECKPOINT)
-    keys = [k for k in ta if not k.startswith("rng.")]
-    return ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in keys)
 
 
 def _cfg(**kw) -> ImageTrainConfig:

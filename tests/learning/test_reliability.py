@@ -3,7 +3,6 @@ size limits (issue 6)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -26,22 +25,11 @@ from metasym.learning.checkpoint import (
 )
 from metasym.learning.tasks import TaskSet
 
+from .run_helpers import metric_rows as _rows
+from .run_helpers import same_weights as _same_weights
+
 TINY = ["--tasks", "200", "--eval-every", "5", "--eval-tasks", "20", "--quiet",
         "--threads", "1"]
-
-
-def _rows(run: Path) -> list[dict]:
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    for r in rows:
-        r.pop("seconds")  # wall time: the only field allowed to differ
-    return rows
-
-
-def _same_weights(a: Path, b: Path) -> bool:
-    ta, _ = read_checkpoint(a / CHECKPOINT)
-    tb, _ = read_checkpoint(b / CHECKPOINT)
-    keys = [k for k in ta if not k.startswith("rng.")]
-    return ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in keys)
 
 
 @pytest.fixture(scope="module")
