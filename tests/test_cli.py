@@ -129,7 +129,7 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
 
 
 def test_entry_point_no_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "metasym.cli", "group", "dihedral:x"],
+    proc = subprocess.run([sys.executable, "-m", "metasym", "group", "dihedral:x"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1

@@ -7,10 +7,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
 from metasym.errors import MetasymError, TooLargeError
-from metasym.groups import CONJUGACY_LIMIT, ELEMENT_LIMIT, parse_action, parse_group
 
 __all__ = ["register"]
 
@@ -62,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def describe_group(G) -> dict:
     """A JSON-ready description of a group; enumeration-based figures are null with a
     reason above the limits."""
+    from metasym.groups import CONJUGACY_LIMIT, ELEMENT_LIMIT
     from metasym.groups._perm import format_cycles
 
     info: dict = {
@@ -85,7 +83,8 @@ def describe_group(G) -> dict:
 
 
 def run_group(args: argparse.Namespace) -> int:
-    from metasym.cli import print_json
+    from metasym.cli.output import print_json
+    from metasym.groups import parse_group
 
     G = parse_group(args.spec)
     info = describe_group(G)
@@ -136,6 +135,8 @@ def _write_cayley(G, path: str) -> str:
 
 # ----- sharing --------------------------------------------------------------------------
 def _burnside(a_in, a_out) -> tuple[object, str | None]:
+    import numpy as np
+
     from metasym.representations.theorems import burnside_count
 
     value, reason = burnside_count(a_in, a_out)
@@ -147,7 +148,8 @@ def _burnside(a_in, a_out) -> tuple[object, str | None]:
 
 
 def run_sharing(args: argparse.Namespace) -> int:
-    from metasym.cli import print_json
+    from metasym.cli.output import print_json
+    from metasym.groups import parse_action, parse_group
     from metasym.representations import sharing_pattern
 
     G = parse_group(args.group)
@@ -214,7 +216,8 @@ def run_sharing(args: argparse.Namespace) -> int:
 
 # ----- verify ---------------------------------------------------------------------------
 def run_verify(args: argparse.Namespace) -> int:
-    from metasym.cli import print_json
+    from metasym.cli.output import print_json
+    from metasym.groups import parse_action, parse_group
     from metasym.representations.theorems import run_checks
 
     G = parse_group(args.group)
@@ -267,6 +270,7 @@ def run_tour(out_dir: str | Path, group_spec: str = "rotoflips:3", action_in: st
              action_out: str = "natural") -> dict:
     """Print a group, its exact sharing pattern and the theorem checks; write a PNG of
     ``U^G``. Returns a summary (used by ``metasym demo``)."""
+    from metasym.groups import parse_action, parse_group
     from metasym.plotting import plot_pattern
     from metasym.representations import sharing_pattern
     from metasym.representations.theorems import run_checks

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from metasym.errors import MetasymError, TooLargeError
-from metasym.groups import parse_action, parse_group
-from metasym.representations import SharingPattern
 
 __all__ = ["register", "discover", "run_discover"]
 
@@ -59,13 +57,14 @@ def _load(args: argparse.Namespace):
     return io.load_run(args.run)
 
 
-def discover(pattern: SharingPattern, reference: tuple[str, str, str] | None = None
+def discover(pattern: Any, reference: tuple[str, str, str] | None = None
              ) -> tuple[dict[str, Any], Any]:
     """Automorphism group, identification, comparison and partial symmetries of a
     pattern. Returns ``(JSON-ready dict, DiscoveredSymmetry)``."""
     from metasym.discovery.automorphisms import automorphism_group, compare_groups
     from metasym.discovery.identify import identify
     from metasym.discovery.partial import partial_symmetries
+    from metasym.groups import parse_action, parse_group
 
     m, n = pattern.shape
     t0 = time.perf_counter()
@@ -108,7 +107,7 @@ def discover(pattern: SharingPattern, reference: tuple[str, str, str] | None = N
 
 
 def run_discover(args: argparse.Namespace) -> int:
-    from metasym.cli import print_json
+    from metasym.cli.output import print_json
 
     src = _load(args)
     info: dict[str, Any] = {"source": src.path, "source_kind": src.kind}
