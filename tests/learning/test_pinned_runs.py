@@ -1,0 +1,131 @@
+"""Pinned outputs of tiny training runs, recorded before the training loops were merged
+into one engine (``tests/learning/data/pinned_runs.json``): the engine must reproduce the
+metrics, final figures and config of every problem kind under the same seeds.
+
+Regenerate (only when a change of numbers is intended, and say so in the commit)::
+
+    python tests/learning/test_pinned_runs.py --write
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metasym.cli import main
+
+PINS = Path(__file__).parent / "data" / "pinned_runs.json"
+
+#: (name, argv after `train --out DIR --quiet`): every problem kind, fast and generic paths
+CASES = [
+    ("rank1-msr", ["--problem", "rank1", "--steps", "20", "--tasks", "120", "--eval-every",
+                   "10", "--eval-tasks", "16", "--checkpoint-every", "7"]),
+    ("rank2-mamlconv", ["--problem", "rank2", "--model", "maml-conv", "--steps", "12",
+                        "--tasks", "80", "--eval-every", "6", "--eval-tasks", "10"]),
+    ("rank1-mamlfc-2inner", ["--problem", "rank1", "--model", "maml-fc", "--steps", "6",
+                             "--tasks", "60", "--eval-every", "3", "--eval-tasks", "8",
+                             "--inner-steps", "2", "--first-order"]),
+    ("equivariant-d4", ["--problem", "equivariant", "--group", "dihedral:4", "--in",
+                        "natural", "--out-action", "natural", "--steps", "15", "--tasks",
+                        "100", "--eval-every", "5", "--eval-tasks", "12"]),
+    ("equivariant-oracle", ["--problem", "equivariant", "--group", "cyclic:5", "--in",
+                            "natural", "--out-action", "regular",
+                            "--model", "oracle", "--steps", "8", "--tasks", "50",
+                            "--eval-every", "4", "--eval-tasks", "10"]),
+    ("c4-msrconv", ["--problem", "c4", "--model", "msr-conv", "--image-size", "8",
+                    "--fields", "1", "--tasks", "40", "--steps", "10", "--eval-every", "5",
+                    "--eval-tasks", "8"]),
+    ("d4-oracle", ["--problem", "d4", "--model", "oracle", "--image-size", "7", "--fields",
+                   "2", "--tasks", "30", "--steps", "6", "--eval-every", "3",
+                   "--eval-tasks", "6"]),
+    ("rot8-square", ["--problem", "rot8", "--model", "msr-conv-square", "--image-size", "9",
+                     "--fields", "1", "--tasks", "30", "--steps", "6", "--eval-every", "3",
+                     "--eval-tasks", "6", "--inner-steps", "2"]),
+]
+
+#: runs whose `metasym compare --json` output is pinned too
+COMPARED = ("rank1-msr", "equivariant-d4", "c4-msrconv", "rot8-square")
+
+#: keys whose values depend on the clock, the machine or the code version
+_VOLATILE = {"seconds", "train_seconds", "tasks_per_second", "steps_per_second",
+             "data_seconds", "torch", "threads", "run"}
+
+
+def _strip(d):
+    if isinstance(d, dict):
+        return {k: _strip(v) for k, v in d.items() if k not in _VOLATILE}
+    if isinstance(d, list):
+        return [_strip(v) for v in d]
+    return d
+
+
+def run_case(tmp: Path, name: str, argv: list[str]) -> dict:
+    out = tmp / name
+    rc = main(["train", "--out", str(out), "--quiet", *argv])
+    assert rc == 0, name
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    final = json.loads((out / "final.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    answer = {}
+    if (out / "answer.npz").is_file():
+        with np.load(out / "answer.npz") as z:
+            answer = {k: [list(z[k].shape), float(np.abs(z[k]).sum())
+                          if z[k].dtype.kind in "fiu" else str(z[k])] for k in sorted(z.files)}
+    res = {"metrics": _strip(rows), "final": _strip(final), "config": _strip(config),
+           "answer": answer}
+    if name in COMPARED:
+        import contextlib
+        import io
+
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            assert main(["compare", str(out), "--json", "--tasks", "8"]) == 0
+        res["compare"] = _strip(json.loads(buf.getvalue()))
+    return res
+
+
+def _close(a, b, path: str) -> None:
+    if isinstance(a, dict):
+        assert isinstance(b, dict), path
+        assert set(a) == set(b), f"{path}: keys {sorted(set(a) ^ set(b))} differ"
+        for k in a:
+            _close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, (int, float)):
+        # float32 training on the same kind of machine: equal up to summation order
+        assert math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-9), f"{path}: {a} != {b}"
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+@pytest.mark.parametrize("name,argv", CASES, ids=[c[0] for c in CASES])
+def test_pinned_run(tmp_path, name, argv):
+    pinned = json.loads(PINS.read_text())[name]
+    got = run_case(tmp_path, name, argv)
+    for part in ("metrics", "final", "answer"):
+        _close(got[part], pinned[part], f"{name}.{part}")
+    if name in COMPARED:  # compare may report more; every pinned figure keeps its value
+        for k, v in pinned["compare"].items():
+            assert k in got["compare"], f"{name}: compare lost {k}"
+            _close(got["compare"][k], v, f"{name}.compare.{k}")
+    # config.json may gain keys (the engine records more); every pinned key keeps its value
+    for k, v in pinned["config"].items():
+        assert k in got["config"], f"{name}: config.json lost {k}"
+        _close(got["config"][k], v, f"{name}.config.{k}")
+
+
+if __name__ == "__main__" and "--write" in sys.argv:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        PINS.write_text(json.dumps({n: run_case(Path(d), n, a) for n, a in CASES},
+                                   indent=1) + "\n")
+    print(f"wrote {PINS}")
