@@ -196,7 +196,8 @@ def test_fuzz_discovery_files(fuzz_dir, data):
 
 @pytest.fixture(scope="module")
 def checkpoint_bytes(tmp_path_factory):
-    from metasym.learning import TrainConfig, train
+    from metasym.learning import RunConfig as TrainConfig
+    from metasym.learning import fit as train
 
     out = tmp_path_factory.mktemp("ck") / "run"
     train(TrainConfig(steps=3, n_tasks=40, eval_every=3, eval_tasks=5), out, progress=False)
@@ -205,7 +206,7 @@ def checkpoint_bytes(tmp_path_factory):
 
 @given(st.data())
 def test_fuzz_checkpoint_files(checkpoint_bytes, fuzz_dir, data):
-    from metasym.learning.checkpoint import read_checkpoint
+    from metasym.learning.engine.checkpoint import read_checkpoint
 
     _, good = checkpoint_bytes
     blob = data.draw(st.one_of(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from metasym.learning import TrainConfig, compare_run, train
+from metasym.learning import RunConfig, compare_run, fit
 from metasym.representations import conv1d
 
 FAST = os.environ.get("METASYM_DOCS_FAST") == "1"  # the tests run a tiny version
@@ -27,13 +27,13 @@ print(exact, "-", exact.description)
 # %%
 # Meta-train MSR-FC (``k = 3``) with 5 inner steps. The run folder holds
 # ``config.json``, ``metrics.jsonl``, ``checkpoint.safetensors`` and ``final.json``.
-cfg = TrainConfig(problem="rank1", model="msr-fc", k=3, inner_steps=5,
-                  steps=60 if FAST else 2000, n_tasks=400 if FAST else 10_000,
-                  eval_tasks=50 if FAST else 300, seed=0)
+cfg = RunConfig(problem="rank1", model="msr-fc", k=3, inner_steps=5,
+                steps=60 if FAST else 2000, n_tasks=400 if FAST else 10_000,
+                eval_tasks=50 if FAST else 300, seed=0)
 run = Path(tempfile.mkdtemp()) / "rank1"
-final = train(cfg, run, progress=False)
-print(f"test MSE {final['test_mse']:.4f} +- {final['test_mse_ci95']:.4f} "
-      f"after {final['steps']} outer steps ({final['tasks_per_second']:.0f} tasks/s)")
+final = fit(cfg, run, progress=False)
+print(f"test MSE {final.test:.4f} +- {final.test_ci95:.4f} "
+      f"after {final.steps} outer steps ({final.tasks_per_second:.0f} tasks/s)")
 
 # %%
 # Compare the learned ``U`` with the analytic one: subspace distance (sine of the largest
@@ -41,12 +41,12 @@ print(f"test MSE {final['test_mse']:.4f} +- {final['test_mse_ci95']:.4f} "
 # (adjusted Rand index), and the equivariance error of adapted layers.
 result = compare_run(run)
 for key in ("subspace_distance", "partition_ari", "equivariance_error"):
-    print(f"{key:20s} {result[key]:.4f}")
+    print(f"{key:20s} {result.figures[key]:.4f}")
 
 # %%
 # The training curve (held-out query MSE, evaluated every 100 steps).
-steps = [h["step"] for h in final["history"]]
-mse = [h["test_mse"] for h in final["history"]]
+steps = [h["step"] for h in final.history]
+mse = [h["test_mse"] for h in final.history]
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.semilogy(steps, mse, marker="o")
 ax.set_xlabel("outer step")
@@ -56,9 +56,7 @@ fig.tight_layout()
 
 # %%
 # Learned and exact patterns side by side (as ``metasym compare RUN --plot`` draws them).
-from metasym.learning import plot_comparison
-
-png = plot_comparison(result, run / "compare.png")
+png = result.plot(result, run / "compare.png")
 img = plt.imread(png)
 fig, ax = plt.subplots(figsize=(9, 5.5))
 ax.imshow(img)

@@ -20,19 +20,21 @@ from metasym.discovery import automorphism_group, compare_groups
 from metasym.discovery.clustering import pattern_from_U
 from metasym.discovery.identify import identify
 from metasym.groups import parse_action, parse_group
-from metasym.learning import TrainConfig, train
+from metasym.learning import RunConfig, fit
+from metasym.learning.problems.regression import RegressionOptions
 
 FAST = os.environ.get("METASYM_DOCS_FAST") == "1"
 
 # %%
 # Meta-learn ``U`` on tasks that are equivariant to the dihedral group :math:`D_4` acting
 # on 4 points (``y = W x`` with ``W`` drawn from the exact sharing pattern).
-cfg = TrainConfig(problem="equivariant", group="dihedral:4", in_action="natural",
-                  out_action="natural", model="msr-fc", steps=300 if FAST else 1000,
-                  n_tasks=1000 if FAST else 10_000, eval_tasks=100 if FAST else 300, seed=0)
+cfg = RunConfig(problem="equivariant", model="msr-fc", steps=300 if FAST else 1000,
+                n_tasks=1000 if FAST else 10_000, eval_tasks=100 if FAST else 300, seed=0,
+                options=RegressionOptions(group="dihedral:4", in_action="natural",
+                                          out_action="natural"))
 run = Path(tempfile.mkdtemp()) / "d4"
-final = train(cfg, run, progress=False)
-print(f"test MSE {final['test_mse']:.3f} (predicting zero: {final['zero_predictor_mse']:.3f})")
+final = fit(cfg, run, progress=False)
+print(f"test MSE {final.test:.3f} (predicting zero: {final.baseline:.3f})")
 
 # %%
 # Only the learned ``U`` is used from here on.

@@ -24,12 +24,15 @@ def register(subparsers: Any) -> None:
         "symmetries (shifts, a padded cyclic group) when no global group explains the "
         "sharing. Groups act on outputs then inputs (point m + x is input x).")
     p.add_argument("run", nargs="?", metavar="RUN_DIR",
-                   help="a `metasym train` run folder (msr-fc): its learned U is clustered")
+                   help="a `metasym train` run folder (msr-fc, msr-conv, a user network): its "
+                   "learned U is clustered")
     p.add_argument("--pattern", metavar="PATH.npz", help=".npz with `labels` "
                    "(as written by `metasym sharing --save`)")
     p.add_argument("--U", dest="U", metavar="PATH.npz", help=".npz with `U` (m*n x k; needs "
                    "--shape or an array `shape`/`labels` in the file) or `W` (tasks x m x n)")
     p.add_argument("--shape", metavar="MxN", help="layer shape for --U: outputs x inputs")
+    p.add_argument("--layer", metavar="NAME", help="RUN_DIR: which layer's sharing matrix "
+                   "(runs of networks with several MSR layers)")
     p.add_argument("--tol", type=float, help="clustering tolerance (default: automatic)")
     p.add_argument("--against", metavar="GROUP_SPEC", help="reference group, e.g. rotoflips:3 "
                    "(default for an equivariant run: the run's group)")
@@ -50,11 +53,13 @@ def _load(args: argparse.Namespace):
         raise MetasymError("give exactly one of RUN_DIR, --pattern PATH.npz, --U PATH.npz")
     if args.shape and not args.U:
         raise MetasymError("--shape only applies to --U")
+    if args.layer and not args.run:
+        raise MetasymError("--layer only applies to RUN_DIR")
     if args.pattern:
         return io.load_pattern_file(args.pattern)
     if args.U:
         return io.load_U_file(args.U, io.parse_shape(args.shape) if args.shape else None)
-    return io.load_run(args.run)
+    return io.load_run(args.run, args.layer)
 
 
 def discover(pattern: Any, reference: tuple[str, str, str] | None = None

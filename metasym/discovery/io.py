@@ -6,7 +6,6 @@ malformed raises :class:`~metasym.errors.MetasymError` with one line naming the 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,50 +86,40 @@ def load_U_file(path: str | Path, shape: tuple[int, int] | None = None) -> Sourc
     return Source("U", str(path), matrix=U.astype(np.float64), shape=(m, n))
 
 
-def load_run(run_dir: str | Path) -> Source:
-    """The learned ``U`` of a finished ``metasym train`` run folder.
+def load_run(run_dir: str | Path, layer: str | None = None) -> Source:
+    """The learned sharing matrix of a ``metasym train`` run folder, any problem kind.
 
-    Uses :func:`metasym.learning.training.load_run` (torch) to rebuild the learner and reads
-    ``model.U``; without torch, reads ``checkpoint.safetensors`` directly with
-    ``safetensors.numpy`` and takes the 2-D tensor named ``...U`` with ``m*n`` rows
-    (``m = n_out``, ``n = n_in`` from ``config.json``). The run's ``group`` /
-    ``in_action`` / ``out_action`` (``--problem equivariant``) become the reference.
-    """
+    The engine's :func:`~metasym.learning.engine.learned_sharing` asks the run's problem
+    kind where its sharing lives: an MSR-FC layer's ``U``, an MSR-Conv run's kernel-sharing
+    block (``|G| x k^2``), every MSR layer of a user's network (``layer`` picks one; the
+    only one by default). The run's group and actions, when it has them, become the
+    reference. An unfinished run is read at its checkpoint, with a note saying so."""
+    from metasym.learning.engine import learned_sharing
+
     run = Path(run_dir)
-    cfg_path = run / "config.json"
-    if not run.is_dir():
-        raise MetasymError(f"{run}: no such run directory")
-    if not cfg_path.is_file():
-        raise MetasymError(f"{run}: no config.json (not a metasym run folder)")
-    try:
-        cfg = json.loads(cfg_path.read_text())
-        m, n = int(cfg["n_out"]), int(cfg["n_in"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise MetasymError(f"{cfg_path}: unreadable or incomplete ({e})") from None
-    notes: list[str] = []
-    U = None
-    try:
-        from metasym.learning.training import load_run as _load_run
-    except ImportError:  # torch missing: fall back to reading the checkpoint
-        _load_run = None
-        notes.append("learning layer not importable: read checkpoint.safetensors directly")
-    if _load_run is not None:
-        _, _, learner, _ = _load_run(run, load_tasks=False)
-        model = learner.model
-        if getattr(model, "U", None) is None or not hasattr(model, "v"):
-            raise MetasymError(f"{run}: model {cfg.get('model')!r} has no sharing matrix U "
-                               "(discover needs an msr-fc run)")
-        U = model.U.detach().double().cpu().numpy()
-        if not getattr(model, "learns_U", True):
-            notes.append("oracle model: U is the frozen analytic basis, not learned")
+    found, record = learned_sharing(run)
+    names = [s.layer for s in found]
+    if layer is None:
+        if len(found) != 1:
+            raise MetasymError(f"{run}: the run has {len(found)} learned sharing matrices "
+                               f"({', '.join(names)}); choose one with --layer")
+        chosen = found[0]
     else:
-        U = _read_checkpoint_U(run / "checkpoint.safetensors", m * n)
-    ref = None
-    if cfg.get("group") and cfg.get("problem") == "equivariant":
-        ref = (str(cfg["group"]), str(cfg.get("in_action") or "natural"),
-               str(cfg.get("out_action") or "natural"))
-    return Source("U", str(run), matrix=np.asarray(U, dtype=np.float64), shape=(m, n),
-                  reference=ref, notes=notes)
+        hits = [s for s in found if s.layer == layer]
+        if not hits:
+            raise MetasymError(f"{run}: no layer {layer!r}; the run's sharing matrices are "
+                               f"{', '.join(names)}")
+        chosen = hits[0]
+    notes = list(chosen.notes)
+    status = record.status_note()
+    if status:
+        notes.insert(0, status)
+    U = np.asarray(chosen.matrix, dtype=np.float64)
+    if not np.isfinite(U).all():
+        raise MetasymError(f"{run}: the learned U of layer {chosen.layer} holds NaN or infinity")
+    return Source("U", str(run) if layer is None else f"{run} (layer {chosen.layer})",
+                  matrix=U, shape=tuple(chosen.shape), reference=chosen.reference,
+                  notes=notes)
 
 
 def _read_checkpoint_U(path: Path, rows: int) -> np.ndarray:

@@ -21,7 +21,6 @@ Measures (all pure NumPy/SciPy; scikit-learn is not needed):
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,10 @@ __all__ = [
     "recover_partition",
     "shift_equivariance_error",
     "span_error",
-    "compare_run",
+    "compare_regression",
+    "regression_rows",
     "plot_comparison",
+    "save_figure",
 ]
 
 
@@ -211,32 +212,46 @@ def _adapted_weights(learner: Any, tasks: Any, n_tasks: int, support: int) -> np
     return np.stack(out)
 
 
-def compare_run(run_dir: str | Path, *, n_tasks: int = 300) -> dict[str, Any]:
-    """Compare a finished run's learned structure with its problem's analytic answer.
+def regression_rows(f: dict[str, Any]) -> list[tuple[str, Any]]:
+    """What ``metasym compare`` prints for a 1-D run, in order: ``(label, value)``."""
+    blocks = (None if f.get("recovered_blocks") is None else
+              f"{f['recovered_blocks']} / {f.get('exact_blocks') if f.get('exact_blocks') is not None else 'n/a'}")
+    return [
+        ("learned dimension k", f.get("learned_dimension")),
+        ("answer dimension", f.get("answer_dimension")),
+        ("subspace distance (sin max angle)", f.get("subspace_distance")),
+        ("subspace distance (rms sin)", f.get("subspace_distance_rms")),
+        ("principal cosines", f.get("principal_cosines")),
+        ("partition ARI (all entries)", f.get("partition_ari")),
+        ("orbit ARI (on the exact support)", f.get("orbit_ari")),
+        ("blocks recovered / exact", blocks),
+        ("equivariance error (adapted layers)", f.get("equivariance_error")),
+        ("distance of adapted W to the span", f.get("span_error")),
+    ]
 
-    Returns a JSON-ready dict with at least ``subspace_distance``, ``equivariance_error``
-    and ``partition_ari`` (``None`` where the problem gives nothing to compare with; the
-    ``notes`` say why), plus the arrays needed by :func:`plot_comparison` under
-    ``"_arrays"``.
-    """
+
+def compare_regression(record: Any, learner: Any, tasks: Any, n_tasks: int,
+                       problem: str) -> Any:
+    """Compare a 1-D run's learned structure with its problem's analytic answer.
+
+    Figures: ``subspace_distance``, ``equivariance_error``, ``partition_ari`` and the
+    others of :func:`regression_rows` (``None`` where the problem gives nothing to compare
+    with; the notes say why); arrays for :func:`plot_comparison`."""
+    from metasym.learning.engine.protocol import Comparison
     from metasym.learning.layers import MSRLinear
-    from metasym.learning.training import load_run
 
-    cfg, resolved, learner, tasks = load_run(run_dir)
-    assert tasks is not None
+    cfg = record.config
     m, n = tasks.n_out, tasks.n_in
     answer = tasks.answer
     model = learner.model
     notes: list[str] = []
     res: dict[str, Any] = {
-        "run": str(run_dir), "problem": resolved["problem"] if cfg.data is None else
-        f"data:{cfg.data}", "model": cfg.model, "answer": answer.description if answer else None,
         "answer_kind": answer.kind if answer else None,
         "learned_dimension": None, "answer_dimension": None,
         "subspace_distance": None, "subspace_distance_rms": None, "principal_cosines": None,
         "equivariance_error": None, "span_error": None, "partition_ari": None,
         "orbit_ari": None, "recovered_blocks": None, "exact_blocks": None,
-        "support_agreement": None, "notes": notes,
+        "support_agreement": None,
     }
     arrays: dict[str, Any] = {"shape": (m, n)}
     learned_U = None
@@ -297,7 +312,7 @@ def compare_run(run_dir: str | Path, *, n_tasks: int = 300) -> dict[str, Any]:
             res["equivariance_error"] = float(np.mean([P.equivariance_error(w) for w in W]))
             res["equivariance_measure"] = ("relative ||rho_Y(s) W - W rho_X(s)||_F / ||W||_F, "
                                            "mean over generators s and held-out tasks")
-        elif cfg.data is None and tasks.name == "rank1":
+        elif tasks.name == "rank1" or (cfg.problem == "rank1" and answer.pattern is not None):
             res["equivariance_error"] = float(shift_equivariance_error(W).mean())
             res["equivariance_measure"] = ("relative ||W[1:,1:] - W[:-1,:-1]||_F / ||W||_F "
                                            "(unit translation on the valid window), mean "
@@ -305,19 +320,17 @@ def compare_run(run_dir: str | Path, *, n_tasks: int = 300) -> dict[str, Any]:
         else:
             notes.append("no group acts on this problem: equivariance error undefined; "
                          "span_error gives the distance of adapted layers to the answer")
-    res["_arrays"] = arrays
-    return res
+    return Comparison(str(record.path), problem, cfg.model,
+                      answer.description if answer else None, res, regression_rows(res), notes,
+                      arrays, plot_comparison)
 
 
-def plot_comparison(result: dict[str, Any], path: str | Path, *, zoom: int = 14) -> Path:
-    """PNG: the exact pattern (or subspace) beside what was learned, full size and a
-    zoomed top-left corner, plus one adapted weight."""
-    import matplotlib
+def plot_comparison(result: Any, path: str | Path, *, zoom: int = 14) -> Path:
+    """PNG of a :func:`compare_regression` result: the exact pattern (or subspace) beside
+    what was learned, full size and a zoomed top-left corner, plus one adapted weight."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    arrays = result["_arrays"]
+    arrays = result.arrays
     m, n = arrays["shape"]
     panels: list[tuple[str, np.ndarray, str]] = []
     if "exact" in arrays:
@@ -331,7 +344,8 @@ def plot_comparison(result: dict[str, Any], path: str | Path, *, zoom: int = 14)
             panels.append(("learned U (diag of projector)", arrays["learned_energy"], "energy"))
     panels.append(("adapted W, one held-out task", arrays["adapted_example"], "signed"))
     z = min(zoom, m, n)
-    fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels), 7.5), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(panels), 7.5))
+    axes = fig.subplots(2, len(panels), squeeze=False)
     for col, (title, img, kind) in enumerate(panels):
         for row, sub in enumerate((img, img[:z, :z])):
             ax = axes[row, col]
@@ -347,24 +361,22 @@ def plot_comparison(result: dict[str, Any], path: str | Path, *, zoom: int = 14)
             ax.set_title(title if row == 0 else f"top-left {z}x{z}", fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
-    d = result.get("subspace_distance")
-    ari = result.get("partition_ari")
-    fig.suptitle(f"{result['problem']} / {result['model']}: subspace distance "
+    d = result.figures.get("subspace_distance")
+    ari = result.figures.get("partition_ari")
+    fig.suptitle(f"{result.problem} / {result.model}: subspace distance "
                  f"{'n/a' if d is None else f'{d:.4f}'}, partition ARI "
                  f"{'n/a' if ari is None else f'{ari:.3f}'}", fontsize=11)
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
+    """Write a matplotlib ``Figure`` as PNG atomically (never through a link); one-line
+    error when the path cannot be written."""
+    from metasym.files import atomic_write
+
     path = Path(path)
     try:
-        fig.savefig(path, dpi=110)
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
     except OSError as e:
-        raise MetasymError(f"{path}: cannot write the figure ({e})") from None
-    finally:
-        plt.close(fig)
-    return path
-
-
-def public_result(result: dict[str, Any]) -> dict[str, Any]:
-    """The JSON-ready part of :func:`compare_run`'s result (arrays dropped)."""
-    out = {k: v for k, v in result.items() if not k.startswith("_")}
-    json.dumps(out)  # fail here, not in the caller, if something is not serialisable
-    return out
+        raise MetasymError(f"{path}: cannot write the figure ({e.strerror or e})") from None

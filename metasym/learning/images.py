@@ -35,13 +35,9 @@ The images are never stored: each task's ``x`` is regenerated on demand from
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -51,10 +47,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from metasym.errors import MetasymError, SpecError
+from metasym.errors import SpecError
 from metasym.learning.conv2d import build_conv_model
+from metasym.learning.engine.config import mean_ci95
 from metasym.learning.registry import CONV_MODEL_NAMES, IMAGE_PROBLEMS
-from metasym.learning.training import TrainConfig, _device, mean_ci95
 
 __all__ = [
     "IMAGE_PROBLEMS",
@@ -65,13 +61,11 @@ __all__ = [
     "make_image_tasks",
     "ConvMetaLearner",
     "build_conv_learner",
-    "image_tasks_for",
+    "resolve_rank",
     "loop_conv_task_losses",
-    "ImageTrainConfig",
-    "train_images",
-    "load_image_run",
     "grid_equivariance_error",
-    "compare_image_run",
+    "compare_images",
+    "image_rows",
     "plot_image_comparison",
 ]
 
@@ -378,8 +372,15 @@ class ConvMetaLearner(nn.Module):
         self.inner_lrs = nn.ParameterDict(
             {_key(nm): nn.Parameter(torch.tensor(float(inner_lr))) for nm in self.inner_names})
 
+    #: every image learner runs on sufficient statistics (the engine reports it)
+    fast = True
+
     def meta_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
+
+    def optimizer_parameters(self) -> list[nn.Parameter]:
+        """What the outer optimiser trains (the engine's learner protocol)."""
+        return self.meta_parameters()
 
     def step_sizes(self) -> dict[str, float]:
         return {nm: float(self.inner_lrs[_key(nm)].detach()) for nm in self.inner_names}
@@ -495,288 +496,39 @@ def loop_conv_task_losses(learner: ConvMetaLearner, xs: Tensor, ys: Tensor, xq: 
     return torch.stack(out)
 
 
-# ----- training runs ------------------------------------------------------------------------------
-@dataclass
-class ImageTrainConfig(TrainConfig):
-    """:class:`~metasym.learning.training.TrainConfig` for the image problems: adds the
-    input size and the number of regular output fields; ``k`` is the rank of ``U_block``
-    (``msr-conv``) or the columns of ``U`` (``msr-conv-full``), by default the exact
-    dimension."""
-
-    problem: str = "c4"
-    model: str = "msr-conv"
-    image_size: int = 32
-    fields: int = 3
-
-    def validate(self) -> None:
-        if self.problem not in IMAGE_PROBLEMS:
-            raise SpecError(f"unknown image problem {self.problem!r}; choose from "
-                            f"{', '.join(IMAGE_PROBLEMS)}")
-        if self.model not in CONV_MODEL_NAMES:
-            raise SpecError(f"model {self.model!r} does not apply to image problems; choose "
-                            f"from {', '.join(CONV_MODEL_NAMES)}")
-        if self.data is not None:
-            raise SpecError("image problems are generated; --data is for the 1-D layout")
-        # the shared settings are checked by the 1-D config's own rules
-        base = {f.name: getattr(self, f.name) for f in fields(TrainConfig)}
-        TrainConfig(**(base | {"problem": "rank1", "model": "msr-fc"})).validate()
-        image_problem(self.problem, fields=self.fields, image_size=self.image_size)
-
-
-def _mean_ci95(a: Tensor | np.ndarray) -> tuple[float, float]:
-    return mean_ci95(a)
-
-
-def _resolve_rank(cfg: ImageTrainConfig, problem: ImageProblem) -> int | None:
-    if cfg.model == "msr-conv":
-        return cfg.k if cfg.k is not None else problem.dimension
-    if cfg.model == "msr-conv-full":
-        return cfg.k if cfg.k is not None else problem.fields * problem.dimension
+# ----- building ---------------------------------------------------------------------------------
+def resolve_rank(model: str, k: int | None, problem: ImageProblem) -> int | None:
+    """``U_block``'s rank (``msr-conv``) or ``U``'s columns (``msr-conv-full``): ``k``,
+    by default the exact dimension."""
+    if model == "msr-conv":
+        return k if k is not None else problem.dimension
+    if model == "msr-conv-full":
+        return k if k is not None else problem.fields * problem.dimension
     return None
 
 
-def build_conv_learner(cfg: ImageTrainConfig, problem: ImageProblem) -> ConvMetaLearner:
-    """The model and meta-learner of a config on an image problem (seeded by
-    ``cfg.seed``). The oracle of ``c4``/``d4`` is built from the exact
+def build_conv_learner(problem: ImageProblem, model: str, *, k: int | None = None,
+                       inner_steps: int = 1, inner_lr: float = 0.1,
+                       first_order: bool = False) -> ConvMetaLearner:
+    """The model and meta-learner of ``model`` on an image problem (seed torch before).
+    The oracle of ``c4``/``d4`` is built from the exact
     :class:`~metasym.representations.SharingPattern` of the whole bank; the steerable
     oracle from the steerable block."""
     from metasym.learning.conv2d import FullMSRConv2d
 
-    torch.manual_seed(cfg.seed)
-    if cfg.model not in CONV_MODEL_NAMES:
-        raise SpecError(f"model {cfg.model!r} does not apply to image problems; choose from "
+    if model not in CONV_MODEL_NAMES:
+        raise SpecError(f"--model {model} does not apply to image problems; choose from "
                         f"{', '.join(CONV_MODEL_NAMES)}")
-    if cfg.model == "oracle" and problem.pattern is not None:
-        model = FullMSRConv2d.from_pattern(problem.pattern, 1, problem.kernel)
+    if model == "oracle" and problem.pattern is not None:
+        net = FullMSRConv2d.from_pattern(problem.pattern, 1, problem.kernel)
     else:
-        rank = _resolve_rank(cfg, problem)
-        model = build_conv_model(cfg.model, in_channels=1, out_channels=problem.out_channels,
-                                 kernel=problem.kernel, field_in=1, field_out=problem.order,
-                                 rank=rank, k=rank, oracle_block=problem.block
-                                 if cfg.model == "oracle" else None)
-    return ConvMetaLearner(model, inner_steps=cfg.inner_steps, inner_lr=cfg.inner_lr,
-                           first_order=cfg.first_order)
-
-
-def image_tasks_for(cfg: ImageTrainConfig) -> ImageTasks:
-    """The tasks a config describes (``image_size`` / ``fields`` default to 32 / 3)."""
-    return make_image_tasks(cfg.problem, n_tasks=cfg.n_tasks, n_examples=cfg.n_examples,
-                            support=cfg.support, seed=cfg.data_seed,
-                            image_size=cfg.image_size, fields=cfg.fields)
-
-
-#: Fields an image run's ``config.json`` records resolved (``None`` in a config matches).
-_RESOLVED = ("k", "group")
-
-
-def train_images(cfg: ImageTrainConfig, out: str | Path | None = None, *, overwrite: bool = False,
-                 progress: bool = True, tasks: ImageTasks | None = None,
-                 on_eval: Callable[[dict], None] | None = None,
-                 resume: bool = False) -> dict[str, Any]:
-    """Meta-train an image model (``cfg`` a :class:`~metasym.learning.training.TrainConfig`
-    with an image problem) and write the run directory like the 1-D runs:
-    ``config.json``, ``metrics.jsonl``, ``checkpoint.safetensors``, ``answer.npz``,
-    ``final.json``. Returns the final summary (with ``history``).
-
-    Reliability is the 1-D runs' (:func:`~metasym.learning.training.train`,
-    :mod:`metasym.learning.checkpoint`): with ``out``, a complete training state is
-    checkpointed atomically every ``cfg.checkpoint_every`` steps and at the end;
-    SIGINT/SIGTERM save a checkpoint and raise
-    :class:`~metasym.learning.checkpoint.TrainingInterrupted`; a non-finite loss or
-    gradient raises :class:`~metasym.learning.checkpoint.NonFiniteError` and keeps the last
-    good checkpoint; ``resume=True`` continues ``out`` with the metrics of an uninterrupted
-    run under the same seed (``cfg`` must match its ``config.json`` except for
-    :data:`~metasym.learning.training.RESUMABLE_CHANGES`)."""
-    from metasym.learning.training import _prepare_dir, check_resume
-
-    cfg.validate()
-    if cfg.model not in CONV_MODEL_NAMES:
-        raise SpecError(f"model {cfg.model!r} does not apply to image problems; choose from "
-                        f"{', '.join(CONV_MODEL_NAMES)}")
-    out_dir = Path(out) if out is not None else None
-    if resume:
-        check_resume(cfg, out_dir, _RESOLVED)
-    elif out_dir is not None and out_dir.exists() and not overwrite:
-        raise MetasymError(f"{out_dir} already exists (use --overwrite to replace it, or "
-                           f"--resume {out_dir} to continue it)")
-    device = _device(cfg.device)
-    if tasks is None:
-        tasks = image_tasks_for(cfg)
-    elif tasks.support != cfg.support:
-        raise MetasymError(f"tasks were prepared for support {tasks.support}, config says "
-                           f"{cfg.support}")
-    if out_dir is not None and not resume:
-        _prepare_dir(out_dir, overwrite)
-    prev = torch.get_num_threads()
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
-    try:
-        return _train_images(cfg, device, out_dir, progress, tasks, on_eval, resume)
-    finally:
-        torch.set_num_threads(prev)
-
-
-def _train_images(cfg: ImageTrainConfig, device: torch.device, out_dir: Path | None, progress: bool,
-                  tasks: ImageTasks, on_eval: Callable[[dict], None] | None,
-                  resume: bool = False) -> dict[str, Any]:
-    from tqdm import tqdm
-
-    from metasym.learning import checkpoint as ck
-
-    p = tasks.problem
-    learner = build_conv_learner(cfg, p).to(device)
-    stats = tasks.stats.to(device)
-    train_b = stats.select(slice(0, tasks.n_train))
-    test_b = stats.select(slice(tasks.n_train, None))
-    n_test = tasks.n_tasks - tasks.n_train
-    eval_b = test_b.select(slice(0, cfg.eval_tasks))
-    params = learner.meta_parameters()
-    opt = torch.optim.Adam(params, lr=cfg.outer_lr)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    ckpt_path = out_dir / ck.CHECKPOINT if out_dir is not None else None
-    resolved = asdict(cfg) | {
-        "k": _resolve_rank(cfg, p), "image_size": p.image_size, "fields": p.fields,
-        "kernel": p.kernel, "in_shape": [1, p.image_size, p.image_size],
-        "out_shape": [p.out_channels, p.out_size, p.out_size], "tasks": tasks.n_tasks,
-        "train_tasks": tasks.n_train, "test_tasks": n_test,
-        "eval_tasks": min(cfg.eval_tasks, n_test), "answer": p.description,
-        "group": p.group.spec, "data_seconds": tasks.seconds, "torch": torch.__version__,
-        "threads": torch.get_num_threads(), "path": "sufficient statistics",
-    }
-    start, loss0, since0, elapsed0 = 0, 0.0, 0, 0.0
-    history: list[dict] = []
-    if resume:
-        st = ck.load_resumable(ckpt_path, learner, opt, gen, steps=cfg.steps)
-        start, loss0, since0 = st["step"], st["loss_sum"], st["since"]
-        elapsed0 = float(st["extra"].get("seconds", 0.0))
-    metrics_file = None
-    if out_dir is not None:
-        ck.atomic_write_text(out_dir / "config.json", json.dumps(resolved, indent=2) + "\n")
-        if resume:
-            history = ck.reopen_run(out_dir, start)
-        else:
-            extra = {} if p.pattern is None else {"labels": p.pattern.labels}
-
-            def write_answer(tmp: str) -> None:
-                with open(tmp, "wb") as f:  # a file object: np.savez would add ".npz"
-                    np.savez(f, basis=p.full_basis(), block=p.block, **extra,
-                             kind=np.array("pattern" if p.pattern is not None else "subspace"),
-                             description=np.array(p.description))
-
-            ck.atomic_write(out_dir / "answer.npz", write_answer)
-        metrics_file = open(out_dir / "metrics.jsonl", "a" if resume else "w")
-    bar = tqdm(total=cfg.steps, initial=start, disable=not progress, file=sys.stderr,
-               dynamic_ncols=True, desc=f"{cfg.problem} {cfg.model}", unit="step")
-    t_start = time.perf_counter() - elapsed0
-    train_time, loss_sum, since = 0.0, loss0, since0
-    last_saved = start if resume else None
-
-    def record(step: int) -> None:
-        nonlocal loss_sum, since
-        mse, ci = _mean_ci95(learner.evaluate(eval_b))
-        row = {"step": step, "test_mse": mse, "test_mse_ci95": ci,
-               "train_loss": loss_sum / since if since else None,
-               "seconds": time.perf_counter() - t_start, "step_sizes": learner.step_sizes()}
-        loss_sum, since = 0.0, 0
-        history.append(row)
-        if metrics_file is not None:
-            metrics_file.write(json.dumps(row) + "\n")
-            metrics_file.flush()
-        if on_eval is not None:
-            on_eval(row)
-        bar.set_postfix(test=f"{mse:.4f}")
-
-    def save(step: int) -> None:
-        nonlocal last_saved
-        ck.save_checkpoint(ckpt_path, learner, opt, gen, metrics_file=metrics_file, step=step,
-                           loss_sum=loss_sum, since=since,
-                           extra={"seconds": time.perf_counter() - t_start})
-        last_saved = step
-
-    guard = ck.StopSignals() if out_dir is not None else contextlib.nullcontext()
-    try:
-        with guard:
-            if not resume:
-                record(0)
-                if out_dir is not None:
-                    save(0)  # resumable (and a last good state) from the very start
-            for step in range(start + 1, cfg.steps + 1):
-                t0 = time.perf_counter()
-                idx = torch.randint(tasks.n_train, (cfg.tasks_per_step,), generator=gen)
-                opt.zero_grad(set_to_none=True)
-                loss = learner.backward_meta_loss(train_b.select(idx.to(device)))
-                if not ck.all_finite(loss, params):  # before the optimiser step
-                    raise ck.non_finite_error(loss, step, last_saved, out_dir)
-                if cfg.clip_grad is not None:
-                    torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
-                opt.step()
-                loss_sum += float(loss)
-                since += 1
-                train_time += time.perf_counter() - t0
-                bar.update(1)
-                if step % cfg.eval_every == 0 or step == cfg.steps:
-                    record(step)
-                signum = getattr(guard, "signum", None)
-                if out_dir is not None and (step % cfg.checkpoint_every == 0
-                                            or signum is not None):
-                    save(step)
-                if signum is not None:
-                    raise ck.interrupted(signum, step, out_dir)
-    finally:
-        bar.close()
-        ck.close_metrics(metrics_file)
-    seconds = time.perf_counter() - t_start
-    all_mse, all_ci = _mean_ci95(learner.evaluate(test_b))
-    zero = float((eval_b.yyq / (eval_b.n_q * p.out_channels)).mean())
-    run_steps = cfg.steps - start
-    final = {
-        "problem": cfg.problem, "model": cfg.model, "steps": cfg.steps,
-        "inner_steps": cfg.inner_steps, "image_size": p.image_size, "fields": p.fields,
-        "test_mse": history[-1]["test_mse"], "test_mse_ci95": history[-1]["test_mse_ci95"],
-        "eval_tasks": resolved["eval_tasks"], "test_mse_all": all_mse,
-        "test_mse_all_ci95": all_ci, "all_test_tasks": n_test, "zero_predictor_mse": zero,
-        "tasks_per_second": run_steps * cfg.tasks_per_step / train_time if train_time else None,
-        "steps_per_second": run_steps / train_time if train_time else None,
-        "train_seconds": train_time, "data_seconds": tasks.seconds, "seconds": seconds,
-        "step_sizes": learner.step_sizes(), "threads": torch.get_num_threads(),
-        "fast_path": True, "resumed_from": start if resume else None,
-    }
-    if out_dir is not None:
-        if last_saved != cfg.steps:
-            save(cfg.steps)
-        ck.atomic_write_text(out_dir / "final.json", json.dumps(final, indent=2) + "\n")
-    final["history"] = history
-    return final
-
-
-def load_image_run(run_dir: str | Path, *, load_tasks: bool = True
-                   ) -> tuple[Any, dict, ConvMetaLearner, ImageTasks | None]:
-    """Rebuild a finished image run: ``(config, resolved dict, learner, tasks)``."""
-    run = Path(run_dir)
-    cfg_path, ckpt = run / "config.json", run / "checkpoint.safetensors"
-    if not cfg_path.is_file() or not ckpt.is_file():
-        raise MetasymError(f"{run}: not a finished run (needs config.json and "
-                           "checkpoint.safetensors)")
-    try:
-        resolved = json.loads(cfg_path.read_text())
-    except (OSError, ValueError) as e:
-        raise MetasymError(f"{cfg_path}: unreadable ({e})") from None
-    cfg = ImageTrainConfig.from_dict(resolved)
-    problem = image_problem(cfg.problem, kernel=resolved.get("kernel", 3),
-                            fields=resolved.get("fields", 3),
-                            image_size=resolved.get("image_size", 32))
-    tasks = image_tasks_for(cfg) if load_tasks else None
-    learner = build_conv_learner(cfg, problem)
-    from metasym.learning.checkpoint import read_checkpoint
-
-    tensors, _ = read_checkpoint(ckpt)  # safetensors: no code runs; one-line errors
-    own = learner.state_dict()  # a resumable checkpoint also holds optimiser/RNG state
-    try:
-        learner.load_state_dict({k: tensors[k] for k in own})
-    except (KeyError, RuntimeError) as e:
-        raise MetasymError(f"{ckpt}: cannot load checkpoint ({str(e).splitlines()[0]})") from None
-    learner.eval()
-    return cfg, resolved, learner, tasks
+        rank = resolve_rank(model, k, problem)
+        net = build_conv_model(model, in_channels=1, out_channels=problem.out_channels,
+                               kernel=problem.kernel, field_in=1, field_out=problem.order,
+                               rank=rank, k=rank, oracle_block=problem.block
+                               if model == "oracle" else None)
+    return ConvMetaLearner(net, inner_steps=inner_steps, inner_lr=inner_lr,
+                           first_order=first_order)
 
 
 # ----- comparison -----------------------------------------------------------------------------------
@@ -797,28 +549,46 @@ def grid_equivariance_error(W: np.ndarray, problem: ImageProblem) -> dict[str, f
     return out
 
 
-def compare_image_run(run_dir: str | Path, *, n_tasks: int = 300) -> dict[str, Any]:
+def image_rows(f: dict[str, Any]) -> list[tuple[str, Any]]:
+    """What ``metasym compare`` prints for an image run, in order: ``(label, value)``."""
+    mse = (None if f.get("test_mse") is None else
+           f"{f['test_mse']:.4f} +- {f['test_mse_ci95']:.4f}")
+    learned = f.get("learned_dimension")
+    return [
+        ("test MSE (held-out tasks compared)", mse),
+        ("learned dimension / exact",
+         f"{'n/a' if learned is None else learned} / {f['answer_dimension']}"),
+        ("subspace distance (sin max angle)", f.get("subspace_distance")),
+        ("subspace distance (rms sin)", f.get("subspace_distance_rms")),
+        ("equivariance error, mean", f.get("equivariance_error")),
+        *((f"  under {k}", v) for k, v in (f.get("equivariance_errors") or {}).items()),
+        ("45-degree error on rotated inputs", f.get("rotation45_error")),
+        ("  same for exact steerable banks", f.get("rotation45_reference")),
+        ("distance of adapted W to the span", f.get("span_error")),
+    ]
+
+
+def compare_images(record: Any, learner: ConvMetaLearner, tasks: ImageTasks,
+                   n_tasks: int = 300) -> Any:
     """Learned versus exact for an image run: subspace distance of the learned sharing
     (per field block) to the exact/steerable one, equivariance errors of the adapted banks
     on held-out tasks (90 degrees, flips, and 45 degrees on rotated inputs for rot8*),
     their distance to the exact span, and the test MSE."""
     from metasym.learning.compare import principal_cosines, span_error, subspace_distance
     from metasym.learning.conv2d import FullMSRConv2d, MSRConv2d, SquareMSRConv2d
+    from metasym.learning.engine.protocol import Comparison
     from metasym.representations.steerable import rotation_response_error
 
-    cfg, resolved, learner, tasks = load_image_run(run_dir)
-    assert tasks is not None
+    cfg = record.config
     p = tasks.problem
     model = learner.model
     notes: list[str] = []
     res: dict[str, Any] = {
-        "run": str(run_dir), "problem": p.name, "model": cfg.model, "answer": p.description,
         "answer_dimension": p.fields * p.dimension, "learned_dimension": None,
         "subspace_distance": None, "subspace_distance_rms": None, "principal_cosines": None,
         "equivariance_error": None, "equivariance_errors": None,
-        "rotation45_error": None, "span_error": None, "notes": notes,
+        "rotation45_error": None, "span_error": None,
     }
-    arrays: dict[str, Any] = {}
     learned = exact = None
     if isinstance(model, MSRConv2d):
         learned, exact = model.U_block.detach().double().numpy(), p.block
@@ -846,7 +616,7 @@ def compare_image_run(run_dir: str | Path, *, n_tasks: int = 300) -> dict[str, A
     b = tasks.stats.select(slice(tasks.n_train, tasks.n_train + n_eval))
     W = learner.adapted_weights(b).double().numpy()
     losses = learner.evaluate(b).numpy()
-    res["test_mse"], res["test_mse_ci95"] = _mean_ci95(losses)
+    res["test_mse"], res["test_mse_ci95"] = mean_ci95(losses)
     res["adapted_tasks"] = int(n_eval)
     errs = grid_equivariance_error(W, p)
     res["equivariance_errors"] = errs
@@ -867,26 +637,24 @@ def compare_image_run(run_dir: str | Path, *, n_tasks: int = 300) -> dict[str, A
                                      "rotated by 45 degrees, vs the channel permutation; "
                                      "rotation45_reference is the same for the generating "
                                      "(exactly steerable) banks: the grid's floor")
-    arrays["adapted"] = W[0]
-    arrays["true"] = tasks.w[tasks.n_train]
-    arrays["order"] = p.order
-    arrays["kernel"] = p.kernel
-    res["_arrays"] = arrays
-    return res
+    arrays = {"adapted": W[0], "true": tasks.w[tasks.n_train], "order": p.order,
+              "kernel": p.kernel}
+    return Comparison(str(record.path), p.name, cfg.model, p.description, res, image_rows(res),
+                      notes, arrays, plot_image_comparison)
 
 
-def plot_image_comparison(result: dict[str, Any], path: str | Path) -> Path:
-    """PNG: the first field's kernel bank of one held-out task, the generating (exact)
-    bank above the adapted one."""
-    import matplotlib
+def plot_image_comparison(result: Any, path: str | Path) -> Path:
+    """PNG of a :func:`compare_images` result: the first field's kernel bank of one
+    held-out task, the generating (exact) bank above the adapted one."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from metasym.learning.compare import save_figure
 
-    a = result["_arrays"]
+    a = result.arrays
     N, k = a["order"], a["kernel"]
     rows = [("exact (generating) bank", a["true"][:N]), ("adapted model", a["adapted"][:N])]
-    fig, axes = plt.subplots(2, N, figsize=(1.3 * N, 3.2), squeeze=False)
+    fig = Figure(figsize=(1.3 * N, 3.2))
+    axes = fig.subplots(2, N, squeeze=False)
     lim = float(max(np.abs(a["true"][:N]).max(), np.abs(a["adapted"][:N]).max())) or 1.0
     for r, (title, bank) in enumerate(rows):
         for c in range(N):
@@ -897,17 +665,10 @@ def plot_image_comparison(result: dict[str, Any], path: str | Path) -> Path:
             ax.set_yticks([])
             if c == 0:
                 ax.set_ylabel(title, fontsize=7)
-    d = result.get("subspace_distance")
-    e = result.get("equivariance_error")
-    fig.suptitle(f"{result['problem']} / {result['model']}: channels of field 0; subspace "
+    d = result.figures.get("subspace_distance")
+    e = result.figures.get("equivariance_error")
+    fig.suptitle(f"{result.problem} / {result.model}: channels of field 0; subspace "
                  f"distance {'n/a' if d is None else f'{d:.3f}'}, equivariance error "
                  f"{'n/a' if e is None else f'{e:.3f}'}", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    try:
-        fig.savefig(path, dpi=110)
-    except OSError as e2:
-        raise MetasymError(f"{path}: cannot write the figure ({e2})") from None
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -189,13 +189,39 @@ class Conv1dLayer(nn.Module):
 
 
 def inner_parameter_names(model: nn.Module) -> tuple[str, ...]:
-    """Names of the parameters adapted in the inner loop (``model.inner_names`` when
-    defined, else every parameter, as in MAML)."""
-    names = getattr(model, "inner_names", None)
+    """Names of the parameters adapted in the inner loop.
+
+    A module may declare its own in ``inner_names`` (the MSR layers name ``v``: their
+    ``U`` is meta-learned only). Every parameter of a module that declares nothing adapts,
+    as in MAML. The rule applies to every submodule, so a stack such as
+    ``nn.Sequential(MSRLinear(...), nn.Tanh(), MSRLinear(...), nn.Linear(...))`` adapts
+    ``0.v``, ``2.v`` and the head's weight and bias."""
+    names: list[str] = []
+    for prefix, module in model.named_modules():
+        declared = getattr(module, "inner_names", None)
+        own = dict(module.named_parameters(recurse=False))
+        pre = f"{prefix}." if prefix else ""
+        if declared is not None:
+            # a declaration covers the module's own and its children's parameters
+            names.extend(pre + nm for nm in declared
+                         if nm in dict(module.named_parameters()))
+        elif not _declared_above(model, prefix):
+            names.extend(pre + nm for nm in own)
     params = dict(model.named_parameters())
-    if names is None:
-        return tuple(params)
-    return tuple(nm for nm in names if nm in params)
+    return tuple(dict.fromkeys(nm for nm in names if nm in params))
+
+
+def _declared_above(model: nn.Module, prefix: str) -> bool:
+    """Whether a module on the path to ``prefix`` declares ``inner_names``."""
+    if getattr(model, "inner_names", None) is not None:
+        return True
+    parts = prefix.split(".") if prefix else []
+    mod = model
+    for part in parts[:-1]:
+        mod = getattr(mod, part)
+        if getattr(mod, "inner_names", None) is not None:
+            return True
+    return False
 
 
 def dense_weight(model: nn.Module, params: Mapping[str, Tensor] | None = None,

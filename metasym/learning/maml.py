@@ -26,7 +26,8 @@ structure) kept as a test oracle and as the benchmark baseline.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +62,13 @@ class MetaLearner(nn.Module):
         Drop second-order terms (first-order MAML): cheaper, usually slightly worse.
     chunk_size
         Tasks per ``vmap`` chunk on the generic path (``None``: all at once).
+    inner
+        Names of the parameters adapted in the inner loop (default:
+        :func:`~metasym.learning.layers.inner_parameter_names`: the ``v`` of every MSR
+        layer and every parameter of modules that declare nothing).
+    loss
+        Per-task loss ``loss(prediction, target) -> scalar`` (default: mean squared
+        error); the same for support and query.
     fast
         Use the closed-form path when the model allows it (``None``/``True``); ``False``
         forces the generic ``torch.func`` path (for tests and comparisons).
@@ -77,6 +85,8 @@ class MetaLearner(nn.Module):
 
     def __init__(self, model: nn.Module, *, inner_steps: int = 1, inner_lr: float = 0.1,
                  first_order: bool = False, chunk_size: int | None = None,
+                 inner: Sequence[str] | None = None,
+                 loss: Callable[[Tensor, Tensor], Tensor] | None = None,
                  fast: bool | None = None) -> None:
         super().__init__()
         if inner_steps < 0:
@@ -87,12 +97,22 @@ class MetaLearner(nn.Module):
         self.inner_steps = int(inner_steps)
         self.first_order = bool(first_order)
         self.chunk_size = chunk_size
-        self.inner_names = inner_parameter_names(model)
+        params = dict(model.named_parameters())
+        if inner is not None:
+            unknown = [nm for nm in inner if nm not in params]
+            if unknown:
+                raise SpecError(f"inner parameters {', '.join(map(repr, unknown))} are not "
+                                f"parameters of the model (it has {', '.join(params)})")
+            self.inner_names = tuple(dict.fromkeys(inner))
+        else:
+            self.inner_names = inner_parameter_names(model)
         if not self.inner_names:
             raise SpecError("the model has no inner parameters to adapt")
+        self.loss_fn = loss if loss is not None else F.mse_loss
         self.inner_lrs = nn.ParameterDict(
             {_key(nm): nn.Parameter(torch.tensor(float(inner_lr))) for nm in self.inner_names})
-        self.fast = self.fast_path_available if fast is None else bool(fast)
+        self.fast = (self.fast_path_available and loss is None and self.inner_names == ("v",)
+                     if fast is None else bool(fast))
         if self.fast and not self.fast_path_available:
             raise SpecError("the closed-form path needs a bias-free MSRLinear model")
 
@@ -128,13 +148,16 @@ class MetaLearner(nn.Module):
         return {nm: float(self.inner_lrs[_key(nm)].detach()) for nm in self.inner_names}
 
     # ----- meta-losses ----------------------------------------------------------------------
-    def task_losses(self, xs: Tensor, ys: Tensor, xq: Tensor, yq: Tensor) -> Tensor:
-        r"""Query MSE of each task after adaptation on its support set, ``(T,)``,
+    def task_losses(self, *batch: Any) -> Tensor:
+        r"""Query loss of each task after adaptation on its support set, ``(T,)``,
         differentiable w.r.t. :meth:`meta_parameters`.
 
-        ``xs`` ``(T, Ns, n_in)``, ``ys`` ``(T, Ns, n_out)``, ``xq`` ``(T, Nq, n_in)``,
-        ``yq`` ``(T, Nq, n_out)``.
+        ``batch``: ``xs`` ``(T, Ns, n_in)``, ``ys`` ``(T, Ns, n_out)``, ``xq``
+        ``(T, Nq, n_in)``, ``yq`` ``(T, Nq, n_out)``, or one
+        :class:`~metasym.learning.engine.RegressionBatch` holding them (every method
+        taking a batch accepts both).
         """
+        xs, ys, xq, yq = _unpack(batch)
         if self.fast:
             mdl = self.model
             return msr_task_losses(mdl.U, mdl.v, self.inner_lrs["v"], xs, ys, xq, yq,
@@ -142,14 +165,15 @@ class MetaLearner(nn.Module):
                                    steps=self.inner_steps, first_order=self.first_order)
         return self._generic_task_losses(xs, ys, xq, yq, create_graph=True)
 
-    def meta_loss(self, xs: Tensor, ys: Tensor, xq: Tensor, yq: Tensor) -> Tensor:
+    def meta_loss(self, *batch: Any) -> Tensor:
         """Mean of :meth:`task_losses` (what the outer optimiser minimises)."""
-        return self.task_losses(xs, ys, xq, yq).mean()
+        return self.task_losses(*batch).mean()
 
-    def backward_meta_loss(self, xs: Tensor, ys: Tensor, xq: Tensor, yq: Tensor) -> Tensor:
+    def backward_meta_loss(self, *batch: Any) -> Tensor:
         """Compute :meth:`meta_loss` and accumulate its gradient into the ``.grad`` of
         :meth:`meta_parameters` (what ``meta_loss(...).backward()`` does); returns the
         detached loss. On the fast path no autograd graph is recorded at all."""
+        xs, ys, xq, yq = _unpack(batch)
         if not self.fast:
             loss = self.meta_loss(xs, ys, xq, yq)
             loss.backward()
@@ -172,9 +196,9 @@ class MetaLearner(nn.Module):
         return loss
 
     @torch.no_grad()
-    def evaluate(self, xs: Tensor, ys: Tensor, xq: Tensor, yq: Tensor,
-                 chunk: int = 512) -> Tensor:
-        """Per-task query MSE after adaptation, without an outer graph (``(T,)``)."""
+    def evaluate(self, *batch: Any, chunk: int = 512) -> Tensor:
+        """Per-task query loss after adaptation, without an outer graph (``(T,)``)."""
+        xs, ys, xq, yq = _unpack(batch)
         out = []
         for i in range(0, xs.shape[0], chunk):
             sl = slice(i, i + chunk)
@@ -211,7 +235,7 @@ class MetaLearner(nn.Module):
 
     def _loss(self, params: dict[str, Tensor], meta: dict[str, Tensor], x: Tensor,
               y: Tensor) -> Tensor:
-        return F.mse_loss(functional_call(self.model, {**meta, **params}, (x,)), y)
+        return self.loss_fn(functional_call(self.model, {**meta, **params}, (x,)), y)
 
     def _inner(self, meta: dict[str, Tensor], inner0: dict[str, Tensor],
                lrs: dict[str, Tensor], xs: Tensor, ys: Tensor,
@@ -238,6 +262,16 @@ class MetaLearner(nn.Module):
         return vmap(one_task, chunk_size=self.chunk_size, randomness="error")(xs, ys, xq, yq)
 
 
+def _unpack(batch: tuple[Any, ...]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(xs, ys, xq, yq)`` from four tensors or one batch object holding them."""
+    if len(batch) == 1:
+        batch = tuple(batch[0])
+    if len(batch) != 4:
+        raise TypeError(f"expected xs, ys, xq, yq (or one batch of them), got {len(batch)} "
+                        "arguments")
+    return batch  # type: ignore[return-value]
+
+
 def loop_task_losses(learner: MetaLearner, xs: Tensor, ys: Tensor, xq: Tensor,
                      yq: Tensor) -> Tensor:
     """The same per-task losses as :meth:`MetaLearner.task_losses`, computed one task at a
@@ -249,9 +283,10 @@ def loop_task_losses(learner: MetaLearner, xs: Tensor, ys: Tensor, xq: Tensor,
     for t in range(xs.shape[0]):
         params = dict(inner0)
         for _ in range(learner.inner_steps):
-            loss = F.mse_loss(functional_call(model, {**meta, **params}, (xs[t],)), ys[t])
+            loss = learner.loss_fn(functional_call(model, {**meta, **params}, (xs[t],)), ys[t])
             gs = torch.autograd.grad(loss, list(params.values()),
                                      create_graph=not learner.first_order)
             params = {k: p - lrs[k] * g for (k, p), g in zip(params.items(), gs)}
-        losses.append(F.mse_loss(functional_call(model, {**meta, **params}, (xq[t],)), yq[t]))
+        losses.append(learner.loss_fn(functional_call(model, {**meta, **params}, (xq[t],)),
+                                      yq[t]))
     return torch.stack(losses)

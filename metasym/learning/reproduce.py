@@ -9,11 +9,11 @@ kind of machine (2 CPU cores, one thread, torch 2.13, ``higher`` 0.2.1, 1000 out
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
-from metasym.errors import MetasymError, SpecError
+from metasym.errors import SpecError
+from metasym.files import atomic_write_text
 
 __all__ = ["REFERENCE_TABLE1", "TABLE1_MODELS", "TABLE1_PROBLEMS", "table1"]
 
@@ -63,8 +63,10 @@ def table1(*, steps: int = 1000, inner_steps: int = 1, out: str | Path = "runs/t
     Writes ``out/PROBLEM-MODEL/`` run directories, ``out/table1.md`` and
     ``out/table1.json``; returns the JSON content plus the Markdown.
     """
-    from metasym.learning.tasks import make_problem
-    from metasym.learning.training import TrainConfig, train
+    import torch
+
+    from metasym.learning.engine import RunConfig, fit, get_problem
+    from metasym.learning.engine.runfolder import prepare_output
 
     problems = list(problems or TABLE1_PROBLEMS)
     models = list(models or TABLE1_MODELS)
@@ -74,33 +76,34 @@ def table1(*, steps: int = 1000, inner_steps: int = 1, out: str | Path = "runs/t
     for mdl in models:
         if mdl not in TABLE1_MODELS:
             raise SpecError(f"table1 models are {', '.join(TABLE1_MODELS)}, got {mdl!r}")
-    out = Path(out)
-    if out.exists():
-        if not overwrite:
-            raise MetasymError(f"{out} already exists (use --overwrite to replace it)")
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    folder = prepare_output(out, overwrite=overwrite, kind="table1", resume_hint=False)
+    out = folder.path
     rows = []
-    for prob in problems:
-        tasks = make_problem(prob, n_tasks=n_tasks, seed=0)
-        for mdl in models:
-            cfg = TrainConfig(problem=prob, model=mdl, steps=steps, inner_steps=inner_steps,
-                              threads=threads, n_tasks=n_tasks, seed=seed)
-            final = train(cfg, out / f"{prob}-{mdl}", tasks=tasks, progress=progress)
-            final.pop("history", None)
-            rows.append({"problem": prob, "model": mdl, "test_mse": final["test_mse"],
-                         "test_mse_ci95": final["test_mse_ci95"],
-                         "test_mse_all": final["test_mse_all"],
-                         "test_mse_all_ci95": final["test_mse_all_ci95"],
-                         "seconds": final["seconds"],
-                         "tasks_per_second": final["tasks_per_second"],
-                         "reference": REFERENCE_TABLE1[prob][mdl]})
+    try:
+        for prob in problems:
+            base = RunConfig(problem=prob, steps=steps, inner_steps=inner_steps,
+                             threads=threads, n_tasks=n_tasks, seed=seed)
+            source = get_problem(prob).task_source(base, torch.device("cpu"))  # shared
+            for mdl in models:
+                final = fit(base.replace(model=mdl), out / f"{prob}-{mdl}", source=source,
+                            progress=progress)
+                rows.append({"problem": prob, "model": mdl, "test_mse": final.test,
+                             "test_mse_ci95": final.test_ci95, "test_mse_all": final.test_all,
+                             "test_mse_all_ci95": final.test_all_ci95,
+                             "seconds": final.seconds,
+                             "tasks_per_second": final.tasks_per_second,
+                             "reference": REFERENCE_TABLE1[prob][mdl]})
+    except BaseException:
+        folder.abort()
+        raise
     md = _markdown(rows, problems, models, steps, inner_steps)
     result = {"steps": steps, "inner_steps": inner_steps, "threads": threads, "rows": rows,
               "reference_source": "reference implementation, 1000 steps, 1 inner step, one "
                                   "thread (docs/learning.md)"}
-    (out / "table1.md").write_text(md)
-    (out / "table1.json").write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_text(out / "table1.md", md)
+    atomic_write_text(out / "table1.json", json.dumps(result, indent=2) + "\n")
+    folder.commit()
+    folder.release()
     result["markdown"] = md
     result["files"] = {"markdown": str(out / "table1.md"), "json": str(out / "table1.json")}
     return result

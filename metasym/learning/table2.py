@@ -1,8 +1,8 @@
 """``metasym reproduce table2``: the paper's image problems, MAML-Conv vs MSR-Conv (both
 variants) vs the exact/steerable oracle on ``c4``, ``d4``, ``rot8``, ``rot8_flip``.
 
-For every (problem, model) it trains a run (:func:`~metasym.learning.images.train_images`),
-compares it with the exact structure (:func:`~metasym.learning.images.compare_image_run`)
+For every (problem, model) it trains a run (:func:`~metasym.learning.engine.fit`),
+compares it with the exact structure (:func:`~metasym.learning.engine.compare_run`)
 and tabulates test MSE, subspace distance, equivariance errors and speed, as Markdown and
 JSON. The defaults are the reference protocol (1 inner step, inner step size initialised
 to 0.1, Adam 1e-3, 32 tasks per step, 1000 steps) on 2000 tasks per problem; ``full=True``
@@ -12,11 +12,11 @@ uses the paper's task counts (10,000; 2,000 for ``rot8_flip``).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
-from metasym.errors import MetasymError, SpecError
+from metasym.errors import SpecError
+from metasym.files import atomic_write_text
 
 __all__ = ["TABLE2_PROBLEMS", "TABLE2_MODELS", "PAPER_TASKS", "table2"]
 
@@ -80,12 +80,11 @@ def table2(*, steps: int = 1000, inner_steps: int = 1, inner_lr: float | str = 0
     size (not on the symmetry) and removes the slowest part of training, growing the step
     size from 0.1 with Adam.
     """
-    from metasym.learning.images import (
-        ImageTrainConfig,
-        compare_image_run,
-        make_image_tasks,
-        train_images,
-    )
+    import torch
+
+    from metasym.learning.engine import RunConfig, compare_run, fit, get_problem
+    from metasym.learning.engine.runfolder import prepare_output
+    from metasym.learning.problems.images import ImageOptions
 
     problems = list(problems or TABLE2_PROBLEMS)
     models = list(models or TABLE2_MODELS)
@@ -96,47 +95,48 @@ def table2(*, steps: int = 1000, inner_steps: int = 1, inner_lr: float | str = 0
         if m not in TABLE2_MODELS + ("msr-conv-full",):
             raise SpecError(f"table2 models are {', '.join(TABLE2_MODELS)} (and "
                             f"msr-conv-full), got {m!r}")
-    out = Path(out)
-    if out.exists():
-        if not overwrite:
-            raise MetasymError(f"{out} already exists (use --overwrite to replace it)")
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    folder = prepare_output(out, overwrite=overwrite, kind="table2", resume_hint=False)
+    out = folder.path
     rows, counts = [], {}
-    for prob in problems:
-        nt = PAPER_TASKS[prob] if full else (n_tasks or 2000)
-        counts[prob] = nt
-        tasks = make_image_tasks(prob, n_tasks=nt, seed=0, image_size=image_size,
-                                 fields=fields)
-        lr = tasks.problem.out_channels / 2 if inner_lr == "auto" else float(inner_lr)
-        for mdl in models:
-            cfg = ImageTrainConfig(problem=prob, model=mdl, steps=steps,
-                                   inner_steps=inner_steps, inner_lr=lr,
-                                   threads=threads, n_tasks=nt, seed=seed,
-                                   image_size=image_size, fields=fields)
-            run = out / f"{prob}-{mdl}"
-            final = train_images(cfg, run, tasks=tasks, progress=progress)
-            cmp = compare_image_run(run, n_tasks=compare_tasks)
-            rows.append({
-                "problem": prob, "model": mdl, "test_mse": final["test_mse"],
-                "test_mse_ci95": final["test_mse_ci95"], "test_mse_all": final["test_mse_all"],
-                "test_mse_all_ci95": final["test_mse_all_ci95"],
-                "steps_per_second": final["steps_per_second"], "seconds": final["seconds"],
-                "step_sizes": final["step_sizes"],
-                "subspace_distance": cmp["subspace_distance"],
-                "equivariance_error": cmp["equivariance_error"],
-                "equivariance_errors": cmp["equivariance_errors"],
-                "rotation45_error": cmp["rotation45_error"],
-                "rotation45_reference": cmp.get("rotation45_reference"),
-                "span_error": cmp["span_error"],
-            })
+    try:
+        for prob in problems:
+            nt = PAPER_TASKS[prob] if full else (n_tasks or 2000)
+            counts[prob] = nt
+            base = RunConfig(problem=prob, model="msr-conv", steps=steps,
+                             inner_steps=inner_steps, threads=threads, n_tasks=nt, seed=seed,
+                             options=ImageOptions(image_size=image_size, fields=fields))
+            source = get_problem(prob).task_source(base, torch.device("cpu"))  # shared
+            lr = source.problem.out_channels / 2 if inner_lr == "auto" else float(inner_lr)
+            for mdl in models:
+                run = out / f"{prob}-{mdl}"
+                final = fit(base.replace(model=mdl, inner_lr=lr), run, source=source,
+                            progress=progress)
+                cmp = compare_run(run, n_tasks=compare_tasks).figures
+                rows.append({
+                    "problem": prob, "model": mdl, "test_mse": final.test,
+                    "test_mse_ci95": final.test_ci95, "test_mse_all": final.test_all,
+                    "test_mse_all_ci95": final.test_all_ci95,
+                    "steps_per_second": final.steps_per_second, "seconds": final.seconds,
+                    "step_sizes": final.step_sizes,
+                    "subspace_distance": cmp["subspace_distance"],
+                    "equivariance_error": cmp["equivariance_error"],
+                    "equivariance_errors": cmp["equivariance_errors"],
+                    "rotation45_error": cmp["rotation45_error"],
+                    "rotation45_reference": cmp.get("rotation45_reference"),
+                    "span_error": cmp["span_error"],
+                })
+    except BaseException:
+        folder.abort()
+        raise
     info = {"steps": steps, "inner_steps": inner_steps, "inner_lr": inner_lr,
             "image_size": image_size, "fields": fields, "tasks": counts, "threads": threads,
             "eval_tasks": 300, "seed": seed, "full": full}
     md = _markdown(rows, problems, models, info)
     result = {**info, "rows": rows, "reference_rot8": REFERENCE_ROT8}
-    (out / "table2.md").write_text(md)
-    (out / "table2.json").write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_text(out / "table2.md", md)
+    atomic_write_text(out / "table2.json", json.dumps(result, indent=2) + "\n")
+    folder.commit()
+    folder.release()
     result["markdown"] = md
     result["files"] = {"markdown": str(out / "table2.md"), "json": str(out / "table2.json")}
     return result

@@ -10,7 +10,10 @@ import pytest
 import torch
 
 from metasym.cli import main
-from metasym.learning import TrainConfig, load_run, rank_problem, save_npz, train
+from metasym.learning import load_run, rank_problem, save_npz
+
+from .run_helpers import config as TrainConfig
+from .run_helpers import train
 
 TINY = ["--tasks", "200", "--steps", "20", "--eval-every", "10", "--eval-tasks", "20",
         "--quiet", "--threads", "1"]
@@ -37,8 +40,9 @@ def test_train_writes_the_run_directory(tmp_path, capsys):
     assert rows[-1]["test_mse"] == pytest.approx(final["test_mse"])
     assert json.loads((out / "final.json").read_text())["test_mse"] == final["test_mse"]
     # the checkpoint reloads (safetensors, no pickle) into an equivalent learner
-    cfg, resolved, learner, tasks = load_run(out)
-    assert resolved["k"] == 3 and cfg.steps == 20
+    run = load_run(out)
+    learner, tasks = run.learner, run.source.tasks
+    assert run.record.resolved["k"] == 3 and run.config.steps == 20
     xs, ys, xq, yq = (torch.from_numpy(a) for a in (
         tasks.test[0][:20, :1], tasks.test[1][:20, :1], tasks.test[0][:20, 1:],
         tasks.test[1][:20, 1:]))
@@ -142,9 +146,9 @@ def test_train_on_npz_data_and_bad_files(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, msg", [
     (["--problem", "equivariant"], "needs --group"),
-    (["--model", "msr-fc", "--k", "0"], "k must be"),
-    (["--support", "20"], "support size"),
-    (["--device", "tpu"], "unknown device"),
+    (["--model", "msr-fc", "--k", "0"], "--k: expected a positive integer"),
+    (["--support", "20"], "--support must be smaller"),
+    (["--device", "tpu"], "unknown --device"),
 ])
 def test_train_usage_errors(tmp_path, capsys, argv, msg):
     rc, _ = _train(tmp_path, "x", *argv)
@@ -190,7 +194,7 @@ def test_structure_target_rank1_five_inner_steps(tmp_path):
     final = train(TrainConfig(inner_steps=5, steps=2000), tmp_path / "s", progress=False)
     res = compare_run(tmp_path / "s")
     assert final["test_mse"] <= 0.003
-    assert res["subspace_distance"] <= 0.05 and res["partition_ari"] >= 0.95
+    assert res.figures["subspace_distance"] <= 0.05 and res.figures["partition_ari"] >= 0.95
 
 
 @pytest.mark.slow

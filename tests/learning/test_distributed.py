@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from metasym.cli import main
-from metasym.learning.distributed import World
+from metasym.learning.engine.distributed import World
 
 ARGS = ["--tasks", "200", "--eval-every", "5", "--eval-tasks", "20", "--quiet",
         "--threads", "1", "--steps", "20", "--tasks-per-step", "7", "--inner-steps", "2",

@@ -20,16 +20,16 @@ from metasym.learning.conv2d import (
 )
 from metasym.learning.images import (
     ConvMetaLearner,
-    ImageTrainConfig,
     build_conv_learner,
     grid_equivariance_error,
     image_problem,
     loop_conv_task_losses,
     make_image_tasks,
-    train_images,
 )
 from metasym.representations import SharingPattern
 from metasym.representations.steerable import group_conv_pattern, lifting_conv_pattern
+
+from .run_helpers import image_config, train
 
 
 def _labels_of(U: np.ndarray) -> np.ndarray:
@@ -105,8 +105,7 @@ def small_tasks():
 @pytest.mark.parametrize("name", ["c4", "rot8_flip"])
 def test_statistics_equal_real_convolutions(small_tasks, name, model):
     ts = small_tasks[name]
-    cfg = ImageTrainConfig(problem=name, model=model, inner_steps=2, fields=1, image_size=7)
-    L = build_conv_learner(cfg, ts.problem).double()
+    L = build_conv_learner(ts.problem, model, inner_steps=2).double()
     x, y = ts.images(range(ts.n_tasks))
     xt, yt = torch.from_numpy(x).double(), torch.from_numpy(y).double()
     stats = L.task_losses(ts.stats)
@@ -175,10 +174,10 @@ def test_problem_sizes():
 
 def test_training_learns_the_symmetry_on_small_images():
     ts = make_image_tasks("c4", n_tasks=200, image_size=6, fields=1)
-    cfg = ImageTrainConfig(problem="c4", model="msr-conv", steps=150, inner_lr=2.0,
-                           fields=1, image_size=6, n_tasks=200, eval_every=150,
-                           eval_tasks=40, outer_lr=1e-2)
-    final = train_images(cfg, None, progress=False, tasks=ts)
+    cfg = image_config(problem="c4", model="msr-conv", steps=150, inner_lr=2.0,
+                       fields=1, image_size=6, n_tasks=200, eval_every=150,
+                       eval_tasks=40, outer_lr=1e-2)
+    final = train(cfg, None, progress=False, tasks=ts)
     assert final["test_mse"] < 0.5 * final["history"][0]["test_mse"]
 
 

@@ -18,16 +18,14 @@ import torch
 
 from metasym.cli import main
 from metasym.errors import MetasymError
-from metasym.learning.checkpoint import CHECKPOINT, NonFiniteError, read_checkpoint
-from metasym.learning.images import (
-    ImageTrainConfig,
-    load_image_run,
-    make_image_tasks,
-    train_images,
-)
+from metasym.learning.engine import load_run as load_image_run
+from metasym.learning.engine.checkpoint import CHECKPOINT, NonFiniteError, read_checkpoint
+from metasym.learning.images import make_image_tasks
 
+from .run_helpers import image_config as ImageTrainConfig
 from .run_helpers import metric_rows as _rows
 from .run_helpers import same_weights as _same_weights
+from .run_helpers import train as train_images
 
 # tiny image runs: 6x6 inputs, one field, 40 tasks
 TINY = ["--problem", "c4", "--model", "msr-conv", "--image-size", "6", "--fields", "1",
@@ -35,7 +33,7 @@ TINY = ["--problem", "c4", "--model", "msr-conv", "--image-size", "6", "--fields
         "--quiet", "--threads", "1"]
 
 
-def _cfg(**kw) -> ImageTrainConfig:
+def _cfg(**kw):
     base = dict(problem="c4", model="msr-conv", image_size=6, fields=1, n_tasks=40,
                 tasks_per_step=4, steps=20, eval_every=5, eval_tasks=8, checkpoint_every=10,
                 seed=3, inner_steps=2)
@@ -70,7 +68,7 @@ def test_image_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, tasks
     assert resumed["test_mse_all"] == full["test_mse_all"]
     assert _same_weights(tmp_path / "b", tmp_path / "full")
     # the resumable checkpoint (optimiser and RNG state included) still loads as a model
-    _, _, learner, _ = load_image_run(tmp_path / "b", load_tasks=False)
+    learner = load_image_run(tmp_path / "b", load_tasks=False).learner
     assert learner.step_sizes() == full["step_sizes"]
 
 

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from metasym.cli import main
-from metasym.learning import TrainConfig, rank_problem, train
-from metasym.learning.checkpoint import (
+from metasym.learning import rank_problem
+from metasym.learning.engine.checkpoint import (
     CHECKPOINT,
     NonFiniteError,
     atomic_write_text,
@@ -25,8 +25,10 @@ from metasym.learning.checkpoint import (
 )
 from metasym.learning.tasks import TaskSet
 
+from .run_helpers import config as TrainConfig
 from .run_helpers import metric_rows as _rows
 from .run_helpers import same_weights as _same_weights
+from .run_helpers import train
 
 TINY = ["--tasks", "200", "--eval-every", "5", "--eval-tasks", "20", "--quiet",
         "--threads", "1"]
@@ -79,7 +81,7 @@ def test_cli_train_n_then_resume_n_equals_2n(tmp_path, capsys):
                       (["--resume", str(a), "--steps", "30", "--seed", "7"], "seed 7"),
                       (["--resume", str(a), "--overwrite"], "exclude"),
                       (["--resume", str(a), "--out", str(b)], "in place"),
-                      (["--resume", str(tmp_path / "nope")], "no such run directory"),
+                      (["--resume", str(tmp_path / "nope")], "no such run folder"),
                       ([*TINY, "--steps", "5"], "needs --out")]:
         assert main(["train", *argv]) == 2, argv
         err = capsys.readouterr().err
@@ -174,7 +176,7 @@ def test_nan_in_an_npz_file_is_refused(tmp_path, capsys):
 
 
 def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
-    from metasym.learning.checkpoint import atomic_write
+    from metasym.learning.engine.checkpoint import atomic_write
 
     target = tmp_path / "f.txt"
     atomic_write_text(target, "old")
@@ -201,7 +203,7 @@ def test_truncate_metrics_drops_rows_after_the_checkpoint_and_torn_lines(tmp_pat
     (["--inner-steps", "1000000"], "inner-steps"),
     (["--checkpoint-every", "0"], "checkpoint-every"),
     (["--seed", str(10**30)], "seed must fit"),  # found by hand after the fuzzer: tracebacks
-    (["--data-seed", "-1"], "data-seed must be"),
+    (["--data-seed", "-1"], "--data-seed: expected a non-negative"),
     (["--threads", "100000"], "threads must be"),
 ])
 def test_size_limits_refuse_before_allocating(tmp_path, capsys, argv, msg):

@@ -21,7 +21,7 @@ from metasym.learning import (
     span_error,
     subspace_distance,
 )
-from metasym.learning.training import mean_ci95
+from metasym.learning.engine import mean_ci95
 from metasym.representations import conv1d
 
 

@@ -4,13 +4,13 @@ A training checkpoint (``checkpoint.safetensors`` in the run folder) holds, in o
 safetensors file (no pickle, nothing executable):
 
 * the learner's ``state_dict`` (model and learned step sizes) under its own names, so
-  :func:`metasym.learning.training.load_run` and ``metasym discover`` read it as before;
+  :func:`metasym.learning.engine.load_run` and ``metasym discover`` read it;
 * the outer optimiser's per-parameter state under ``optim.<index>.<name>``;
 * the task sampler's generator state and torch's global RNG state as ``uint8`` tensors;
 * in the safetensors metadata (strings): the step, the running training-loss sum, the
   optimiser's parameter groups, Python's and NumPy's global RNG states (JSON).
 
-Files are replaced atomically (:func:`atomic_write`): written to a temporary file in the
+Files are replaced atomically (:func:`metasym.files.atomic_write`): written to a temporary file in the
 same folder, flushed and ``fsync``-ed, renamed over the old file with ``os.replace``,
 and the folder ``fsync``-ed, so a crash at any moment leaves either the old or the new
 checkpoint, never a torn one.
@@ -18,14 +18,11 @@ checkpoint, never a torn one.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import signal
-import tempfile
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +30,13 @@ import numpy as np
 import torch
 
 from metasym.errors import MetasymError
+from metasym.files import atomic_write, atomic_write_text
 
 __all__ = [
     "CHECKPOINT",
     "FORMAT",
     "TrainingInterrupted",
     "NonFiniteError",
-    "atomic_write",
-    "atomic_write_text",
     "save_state",
     "load_state",
     "read_checkpoint",
@@ -75,44 +71,6 @@ class TrainingInterrupted(MetasymError):
 
 class NonFiniteError(MetasymError):
     """A non-finite loss or gradient stopped training (the last good checkpoint is kept)."""
-
-
-# ----- atomic files ---------------------------------------------------------------------------
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
-    """Create ``path`` atomically: ``write(tmp_name)`` fills a temporary file in the same
-    folder, which is fsync-ed and renamed over ``path``; then the folder is fsync-ed."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """:func:`atomic_write` for a text file."""
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 # ----- training state -------------------------------------------------------------------------
