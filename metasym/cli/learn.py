@@ -148,7 +148,7 @@ def config_from_args(args: argparse.Namespace, base: Any = None) -> Any:
     if base is not None:
         return base.replace(**given, **opts)
     options = kind.options_type(**opts) if kind.options_type is not None else None
-    given.setdefault("model", getattr(kind, "default_model", "msr-fc"))
+    given.setdefault("model", kind.default_model)
     return RunConfig(problem=problem, options=options, **given)
 
 

@@ -105,7 +105,7 @@ def load_run(run_dir: str | Path, layer: str | None = None) -> Source:
                                f"({', '.join(names)}); choose one with --layer")
         chosen = found[0]
     else:
-        hits = [s for s in found if s.layer == layer]
+        hits = [s for s in found if s.layer == layer or (layer == "model" and s.layer == "")]
         if not hits:
             raise MetasymError(f"{run}: no layer {layer!r}; the run's sharing matrices are "
                                f"{', '.join(names)}")

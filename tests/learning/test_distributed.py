@@ -32,22 +32,26 @@ def test_shards_cover_the_batch_once(n, size):
 
 
 def _torchrun(tmp_path, out, *extra, nproc=2):
-    script = tmp_path / "metasym_main.py"
-    script.write_text("import sys\nfrom metasym.cli import main\nsys.exit(main(sys.argv[1:]))\n")
     env = {k: v for k, v in os.environ.items()
            if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
     env |= {"OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": env.get("GLOO_SOCKET_IFNAME", "lo")}
     argv = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
-            "--standalone", "--monitor_interval", "0.2", str(script), "train", *ARGS,
+            "--standalone", "--monitor_interval", "0.2", "-m", "metasym", "train", *ARGS,
             "--out", str(out), *extra]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
 
 
-@pytest.mark.parametrize("model", ["msr-fc", pytest.param("maml-conv", marks=pytest.mark.slow)])
+IMAGE = ["--problem", "c4", "--image-size", "6", "--fields", "1"]
+
+
+@pytest.mark.parametrize("model", ["msr-fc", pytest.param("maml-conv", marks=pytest.mark.slow),
+                                   "msr-conv"])
 def test_two_processes_match_one(tmp_path, model):
+    """`torchrun --nproc_per_node 2 -m metasym train` for a 1-D and an image problem."""
     one, two = tmp_path / "one", tmp_path / "two"
-    assert main(["train", *ARGS, "--model", model, "--out", str(one)]) == 0
-    res = _torchrun(tmp_path, two, "--model", model, "--json")
+    extra = ["--model", model] + (IMAGE if model == "msr-conv" else [])
+    assert main(["train", *ARGS, *extra, "--out", str(one)]) == 0
+    res = _torchrun(tmp_path, two, *extra, "--json")
     assert res.returncode == 0, res.stderr[-3000:]
     final = json.loads(res.stdout)  # only rank 0 prints
     assert final["world_size"] == 2
@@ -59,6 +63,9 @@ def test_two_processes_match_one(tmp_path, model):
             if a["train_loss"] is not None else b["train_loss"] is None
     cfg = json.loads((two / "config.json").read_text())
     assert cfg["world_size"] == 2
+    # only rank 0 wrote: one run folder, no stray files from rank 1
+    assert sorted(p.name for p in two.iterdir() if not p.name.startswith(".")) == [
+        "answer.npz", "checkpoint.safetensors", "config.json", "final.json", "metrics.jsonl"]
     assert main(["train", "--resume", str(two), "--steps", "25", "--quiet"]) == 0  # 1 proc
 
 

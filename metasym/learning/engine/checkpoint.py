@@ -178,9 +178,14 @@ def load_state(path: str | Path, learner: torch.nn.Module, opt: torch.optim.Opti
         for p, st in zip((p for g in opt.param_groups for p in g["params"]),
                          (opt.state[p] for g in opt.param_groups for p in g["params"])):
             for name, val in st.items():
-                if isinstance(val, torch.Tensor) and name != "step" and val.shape != p.shape:
-                    raise ValueError(f"optimiser state {name} has shape {tuple(val.shape)}, "
-                                     f"parameter has {tuple(p.shape)}")
+                if isinstance(val, torch.Tensor) and name != "step":
+                    if val.shape != p.shape:
+                        raise ValueError(f"optimiser state {name} has shape "
+                                         f"{tuple(val.shape)}, parameter has {tuple(p.shape)}")
+                    if val.stride() != p.stride():
+                        # fused Adam walks state and parameter as flat buffers: the state
+                        # must have the parameter's layout (MSRLinear stores U column-major)
+                        st[name] = torch.empty_like(p).copy_(val)
         generator.set_state(tensors["rng.sampler"])
         torch.set_rng_state(tensors["rng.torch"])
         random.setstate((py[0], tuple(py[1]), py[2]))

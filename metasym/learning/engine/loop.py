@@ -329,7 +329,9 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
         world.allreduce_(flat)
         off = 0
         for p, g in zip(opt_params, gs):
-            p.grad = flat[off:off + g.numel()].view_as(g).clone()
+            # keep the gradient's memory layout: fused Adam walks parameter, gradient and
+            # state as flat buffers (MSRLinear stores U column-major)
+            p.grad = torch.empty_like(g).copy_(flat[off:off + g.numel()].view_as(g))
             off += g.numel()
         return flat[-2], bool(flat[-1] > 0)
 

@@ -217,6 +217,7 @@ class Problem:
     names: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     options_type: type | None = None
+    default_model: str = "msr-fc"
     metric: str = "mse"
 
     # configuration ---------------------------------------------------------------------

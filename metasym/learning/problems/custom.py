@@ -141,7 +141,7 @@ class CustomProblem(Problem):
         return dict(read_npz(path))
 
     def sharing(self, record: Any, learner: Any) -> list[LearnedSharing]:
-        return [LearnedSharing(d["name"] or "U", U, d["shape"], None,
+        return [LearnedSharing(d["name"] or "model", U, d["shape"], None,
                                [] if d["learns_U"] else ["U is frozen (not learned)"])
                 for d, U in self._learned(record)]
 
@@ -164,9 +164,9 @@ class CustomProblem(Problem):
             if key in final:
                 figures[key] = final[key]
         for d, U in self._learned(record):
-            nm = d["name"]
+            nm = d["name"] or "model"
             f: dict[str, Any] = {"shape": list(d["shape"]), "learned_dimension": d["k"]}
-            basis = answers.get(f"{nm}.basis")
+            basis = answers.get(f"{d['name']}.basis")
             rec = recover_partition(U, d["shape"])
             f["recovered_blocks"] = int(rec.max() + 1)
             if basis is None:
@@ -176,7 +176,7 @@ class CustomProblem(Problem):
                 f["subspace_distance"] = subspace_distance(U, basis)
                 f["subspace_distance_rms"] = subspace_distance(U, basis, "rms")
                 f["principal_cosines"] = [float(c) for c in principal_cosines(U, basis)]
-                labels = answers.get(f"{nm}.labels")
+                labels = answers.get(f"{d['name']}.labels")
                 if labels is not None:
                     f["exact_blocks"] = int(labels.max() + 1)
                     f["partition_ari"] = adjusted_rand_index(labels, rec)

@@ -63,6 +63,7 @@ class ImageProblems(Problem):
     names = IMAGE_PROBLEMS
     models = CONV_MODEL_NAMES
     options_type = ImageOptions
+    default_model = "msr-conv"
     metric = "mse"
     baseline_name = "zero_predictor_mse"
 

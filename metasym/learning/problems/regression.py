@@ -103,6 +103,7 @@ class RegressionProblem(Problem):
     names = (*PROBLEMS, "data")
     models = MODEL_NAMES
     options_type = RegressionOptions
+    default_model = "msr-fc"
     metric = "mse"
     baseline_name = "zero_predictor_mse"
 
