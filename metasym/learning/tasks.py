@@ -167,8 +167,11 @@ def rank_problem(rank: int, *, n_tasks: int = 10_000, n_examples: int = 20,
     filt = filt.astype(np.float32)  # (tasks, L_out, kernel)
     x = rng.standard_normal((n_tasks, n_examples, length), dtype=np.float32)
     y = np.zeros((n_tasks, n_examples, L_out), dtype=np.float32)
+    # rank 1: every position has the same filter, so broadcast it instead of reading the
+    # (tasks, L_out, kernel) copy (same products, same order: the same float32 numbers)
+    taps = filt[:, :1] if rank == 1 else filt
     for t in range(kernel):  # valid cross-correlation, one tap at a time (no big windows)
-        y += filt[:, None, :, t] * x[:, :, t:t + L_out]
+        y += taps[:, None, :, t] * x[:, :, t:t + L_out]
     # generating weights in the reference layout (tasks, 1, 1, 1, L_out, kernel)
     w = filt.reshape(n_tasks, 1, 1, 1, L_out, kernel)
     if rank == 1:

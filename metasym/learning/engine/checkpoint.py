@@ -90,7 +90,7 @@ def _np_default(o: Any) -> Any:
     raise TypeError(type(o).__name__)
 
 
-def save_state(path: str | Path, learner: torch.nn.Module, opt: torch.optim.Optimizer,
+def save_state(path: str | Path, learner: torch.nn.Module, opt: Any,
                generator: torch.Generator, *, step: int, loss_sum: float, since: int,
                extra: dict[str, Any] | None = None) -> None:
     """Write the complete training state atomically to ``path`` (safetensors)."""
@@ -133,7 +133,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     return tensors, meta
 
 
-def load_state(path: str | Path, learner: torch.nn.Module, opt: torch.optim.Optimizer,
+def load_state(path: str | Path, learner: torch.nn.Module, opt: Any,
                generator: torch.Generator) -> dict[str, Any]:
     """Restore what :func:`save_state` wrote into ``learner``, ``opt``, ``generator`` and
     the global RNGs; returns ``{"step", "loss_sum", "since", "extra"}``.
@@ -196,7 +196,7 @@ def load_state(path: str | Path, learner: torch.nn.Module, opt: torch.optim.Opti
     return {"step": step, "loss_sum": loss_sum, "since": since, "extra": extra}
 
 
-def save_checkpoint(path: str | Path, learner: torch.nn.Module, opt: torch.optim.Optimizer,
+def save_checkpoint(path: str | Path, learner: torch.nn.Module, opt: Any,
                     generator: torch.Generator, *, metrics_file: Any = None, step: int,
                     loss_sum: float, since: int, extra: dict[str, Any] | None = None) -> None:
     """:func:`save_state`, after flushing and ``fsync``-ing the open ``metrics.jsonl``
@@ -209,7 +209,7 @@ def save_checkpoint(path: str | Path, learner: torch.nn.Module, opt: torch.optim
                extra=extra)
 
 
-def load_resumable(path: str | Path, learner: torch.nn.Module, opt: torch.optim.Optimizer,
+def load_resumable(path: str | Path, learner: torch.nn.Module, opt: Any,
                    generator: torch.Generator, *, steps: int) -> dict[str, Any]:
     """:func:`load_state` for ``--resume``: also refuses a run that already reached
     ``steps`` (one line saying how to extend it)."""

@@ -30,6 +30,7 @@ import torch
 from metasym.errors import MetasymError
 from metasym.learning.engine import checkpoint as ck
 from metasym.learning.engine.config import RunConfig, mean_ci95
+from metasym.learning.engine.optim import make_outer_optimizer
 from metasym.learning.engine.runfolder import (
     CHECKPOINT,
     METRICS,
@@ -246,8 +247,7 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
     metric = problem.metric
     eval_batch = source.test_batch(cfg.eval_tasks)
     opt_params = list(learner.optimizer_parameters())
-    opt_kw: dict[str, Any] = {"fused": True} if device.type in ("cpu", "cuda") else {}
-    opt = torch.optim.Adam(opt_params, lr=cfg.outer_lr, **opt_kw)
+    opt = make_outer_optimizer(opt_params, cfg.outer_lr, device)
     generator = torch.Generator().manual_seed(cfg.seed)
     writer = out_dir is not None and world.is_main
     folder = RunFolder(out_dir) if out_dir is not None else None
