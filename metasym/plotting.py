@@ -1,4 +1,6 @@
-"""PNG figures (matplotlib, Agg backend: works without a display)."""
+"""PNG figures with matplotlib's object API (``matplotlib.figure.Figure``): works without
+a display and never changes the user's backend (no ``matplotlib.use``, no pyplot state);
+files are written atomically, never through a link (:func:`save_figure`)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import numpy as np
 
 from metasym.errors import MetasymError
 
-__all__ = ["plot_pattern", "plot_cayley", "ensure_parent"]
+__all__ = ["plot_pattern", "plot_cayley", "ensure_parent", "save_figure", "new_figure"]
 
 
 def ensure_parent(path: str | Path) -> Path:
@@ -21,13 +23,29 @@ def ensure_parent(path: str | Path) -> Path:
     return p
 
 
-def _pyplot():
+def new_figure(**kw):
+    """A ``matplotlib.figure.Figure`` not registered with pyplot (no backend change)."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kw)
+
+
+def _cmap(name: str):
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    return matplotlib.colormaps[name]
 
-    return plt
+
+def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Write ``fig`` as PNG atomically (a link at ``path`` is replaced, not followed);
+    one-line :class:`~metasym.errors.MetasymError` when it cannot be written."""
+    from metasym.files import atomic_write
+
+    path = Path(path)
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+    except (OSError, ValueError) as e:
+        raise MetasymError(f"cannot write {path}: {getattr(e, 'strerror', None) or e}") from None
 
 
 def _label_image(labels: np.ndarray) -> np.ma.MaskedArray:
@@ -38,16 +56,15 @@ def plot_pattern(pattern, path: str | Path, title: str | None = None,
                  max_basis_columns: int = 400) -> Path:
     """Draw a sharing pattern: the ``m x n`` label matrix (one colour per shared
     parameter, white where fixed to zero) and, when small enough, the 0/1 matrix ``U``."""
-    plt = _pyplot()
     path = ensure_parent(path)
     labels = pattern.labels
     m, n = labels.shape
     k = pattern.dimension
     show_u = k <= max_basis_columns and m * n <= 20_000
-    fig, axes = plt.subplots(1, 2 if show_u else 1, figsize=(11 if show_u else 6, 5),
-                             squeeze=False)
+    fig = new_figure(figsize=(11 if show_u else 6, 5))
+    axes = fig.subplots(1, 2 if show_u else 1, squeeze=False)
     ax = axes[0, 0]
-    cmap = plt.get_cmap("tab20" if k <= 20 else "nipy_spectral").with_extremes(bad="white")
+    cmap = _cmap("tab20" if k <= 20 else "nipy_spectral").with_extremes(bad="white")
     ax.imshow(_label_image(labels), cmap=cmap, interpolation="nearest", aspect="auto")
     ax.set_title(f"sharing pattern ({m}x{n}, {k} parameters)")
     ax.set_xlabel("input index x")
@@ -61,31 +78,22 @@ def plot_pattern(pattern, path: str | Path, title: str | None = None,
         ax2.set_ylabel("row-major index y*n + x")
     fig.suptitle(title or pattern.description or "sharing pattern")
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
-    return path
-
-
-def _save(fig, path: Path) -> None:
-    try:
-        fig.savefig(path, dpi=110)
-    except (OSError, ValueError) as e:
-        raise MetasymError(f"cannot write {path}: {e}") from None
+    return save_figure(fig, path)
 
 
 def plot_cayley(graph, path: str | Path, title: str = "") -> Path:
     """Draw a Cayley graph (edges coloured by generator)."""
     import networkx as nx
 
-    plt = _pyplot()
     path = ensure_parent(path)
-    fig, ax = plt.subplots(figsize=(7, 7))
+    fig = new_figure(figsize=(7, 7))
+    ax = fig.subplots()
     pos = nx.kamada_kawai_layout(graph) if graph.number_of_nodes() <= 200 else \
         nx.spring_layout(graph, seed=0)
     from matplotlib.lines import Line2D
 
     gens = sorted({d["generator"] for _, _, d in graph.edges(data=True)})
-    colors = plt.get_cmap("tab10")
+    colors = _cmap("tab10")
     handles = []
     for i, g in enumerate(gens):
         edges = [(u, v) for u, v, d in graph.edges(data=True) if d["generator"] == g]
@@ -102,6 +110,4 @@ def plot_cayley(graph, path: str | Path, title: str = "") -> Path:
         ax.legend(handles=handles, loc="upper right", fontsize=8)
     ax.set_title(title or graph.name)
     ax.axis("off")
-    _save(fig, path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

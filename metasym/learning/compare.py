@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from metasym.errors import MetasymError, MismatchError
+from metasym.errors import MismatchError
 
 __all__ = [
     "subspace_distance",
@@ -38,7 +38,6 @@ __all__ = [
     "compare_regression",
     "regression_rows",
     "plot_comparison",
-    "save_figure",
 ]
 
 
@@ -328,7 +327,7 @@ def compare_regression(record: Any, learner: Any, tasks: Any, n_tasks: int,
 def plot_comparison(result: Any, path: str | Path, *, zoom: int = 14) -> Path:
     """PNG of a :func:`compare_regression` result: the exact pattern (or subspace) beside
     what was learned, full size and a zoomed top-left corner, plus one adapted weight."""
-    from matplotlib.figure import Figure
+    from metasym.plotting import new_figure, save_figure
 
     arrays = result.arrays
     m, n = arrays["shape"]
@@ -344,7 +343,7 @@ def plot_comparison(result: Any, path: str | Path, *, zoom: int = 14) -> Path:
             panels.append(("learned U (diag of projector)", arrays["learned_energy"], "energy"))
     panels.append(("adapted W, one held-out task", arrays["adapted_example"], "signed"))
     z = min(zoom, m, n)
-    fig = Figure(figsize=(4.2 * len(panels), 7.5))
+    fig = new_figure(figsize=(4.2 * len(panels), 7.5))
     axes = fig.subplots(2, len(panels), squeeze=False)
     for col, (title, img, kind) in enumerate(panels):
         for row, sub in enumerate((img, img[:z, :z])):
@@ -368,15 +367,3 @@ def plot_comparison(result: Any, path: str | Path, *, zoom: int = 14) -> Path:
                  f"{'n/a' if ari is None else f'{ari:.3f}'}", fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
-
-
-def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
-    """Write a matplotlib ``Figure`` as PNG atomically (never through a link); one-line
-    error when the path cannot be written."""
-    from metasym.files import atomic_write
-
-    path = Path(path)
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
-    except OSError as e:
-        raise MetasymError(f"{path}: cannot write the figure ({e.strerror or e})") from None

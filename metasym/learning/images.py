@@ -646,14 +646,12 @@ def compare_images(record: Any, learner: ConvMetaLearner, tasks: ImageTasks,
 def plot_image_comparison(result: Any, path: str | Path) -> Path:
     """PNG of a :func:`compare_images` result: the first field's kernel bank of one
     held-out task, the generating (exact) bank above the adapted one."""
-    from matplotlib.figure import Figure
-
-    from metasym.learning.compare import save_figure
+    from metasym.plotting import new_figure, save_figure
 
     a = result.arrays
     N, k = a["order"], a["kernel"]
     rows = [("exact (generating) bank", a["true"][:N]), ("adapted model", a["adapted"][:N])]
-    fig = Figure(figsize=(1.3 * N, 3.2))
+    fig = new_figure(figsize=(1.3 * N, 3.2))
     axes = fig.subplots(2, N, squeeze=False)
     lim = float(max(np.abs(a["true"][:N]).max(), np.abs(a["adapted"][:N]).max())) or 1.0
     for r, (title, bank) in enumerate(rows):
