@@ -261,6 +261,9 @@ def _backward_features(S: _Saved, dv: Tensor, second: bool, need_lr: bool
         dlr = dlr * -c
     if not left:
         return dv, dlr, None
+    if steps == 1:  # two broadcast outer products beat two cats and a K=2 bmm
+        dPhi = left[0].transpose(1, 2) * right[0]
+        return dv, dlr, dPhi.addcmul_(left[1].transpose(1, 2), right[1])
     # all 2S outer products in one bmm: (T*Ns, k, 2S) @ (T*Ns, 2S, m)
     return dv, dlr, torch.bmm(torch.cat(left, 1).transpose(1, 2), torch.cat(right, 1))
 
