@@ -158,3 +158,28 @@ def test_float32_rank5_sizes_match_float64():
     for x, y in zip(got, ref):
         assert x.dtype == torch.float32
         assert torch.allclose(x.double(), y, rtol=1e-4, atol=1e-4 * float(y.abs().max()))
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_k30_frozen_U_equals_generic_path(f64, formulation, steps):
+    """A frozen ``U`` (the oracle's buffer): only ``v`` and the step size get gradients."""
+    torch.manual_seed(3)
+    model = MSRLinear(8, 6, k=30, U=torch.randn(48, 30) * 0.1)
+    assert not model.learns_U
+    batch = _batch(Ns=2, seed=4)
+    w = torch.arange(1.0, 5.0)
+    fast = MetaLearner(model, inner_steps=steps, inner_lr=0.3)
+    generic = MetaLearner(model, inner_steps=steps, fast=False)
+    generic.load_state_dict(fast.state_dict())
+    a, b = _grads(fast, batch, w), _grads(generic, batch, w)
+    assert len(a) == 3  # losses, v, step size
+    for x, y in zip(a, b):
+        assert torch.allclose(x, y, atol=1e-11, rtol=1e-9)
+    fast.zero_grad(set_to_none=True)
+    loss = fast.backward_meta_loss(*batch)  # msr_meta_grads with need_U=False
+    assert torch.allclose(loss, b[0].mean())
+    grads = [p.grad for p in fast.meta_parameters()]
+    # backward_meta_loss averages the tasks; _grads weighted them by w
+    ref = [g.clone() for g in _grads(generic, batch, torch.full((4,), 0.25))[1:]]
+    for g, r in zip(grads, ref):
+        assert torch.allclose(g, r, atol=1e-11, rtol=1e-9)
