@@ -84,7 +84,7 @@ class _Saved(NamedTuple):
     ys: Tensor
     xq: Tensor
     Phi: Tensor
-    quad: tuple[Tensor, ...]  # (M, h) on the Gram path; (e_0, g_0, e_1, g_1, ...) else
+    quad: tuple[Tensor, ...]  # (M, h) on the Gram path; the residuals (e_0, e_1, ...) else
     r: Tensor
     Uc: Tensor
     vs: list[Tensor]
@@ -146,8 +146,8 @@ def _inner_loop(v0: Tensor, quad: tuple[Tensor, ...] | None, Phi: Tensor, ys: Te
                 T: int, a: float, steps: int) -> tuple[list[Tensor], tuple[Tensor, ...]]:
     """The inner SGD iterates ``v_0 .. v_S`` (each ``(T, k, 1)``) on the unscaled support
     quadratic with step ``a``. With ``quad = (M, h)`` it runs on the Gram matrix; with
-    ``None`` on the features, and also returns the support residuals and gradients
-    ``(e_0, g_0, e_1, g_1, ...)`` that the backward pass reuses."""
+    ``None`` on the features, and also returns the support residuals ``(e_0, e_1, ...)``
+    (each ``(T*Ns, 1, m)``) that the backward pass reuses."""
     TN, k, m = Phi.shape
     v = v0.reshape(1, k, 1).expand(T, k, 1)
     vs = [v]
@@ -163,9 +163,12 @@ def _inner_loop(v0: Tensor, quad: tuple[Tensor, ...] | None, Phi: Tensor, ys: Te
     saved: list[Tensor] = []
     for _ in range(steps):
         e = torch.baddbmm(yrow, _per_example(v, Ns), Phi, beta=-1.0)  # Phi^T v - y (rows)
-        g = _task_sum(torch.bmm(Phi, e.transpose(1, 2)), T)  # sum_i Phi_i e_i = M v - h
-        v = torch.add(v, g, alpha=-a)
-        saved += [e, g]
+        # v - a sum_i Phi_i e_i (= v - a (M v - h)): one fused call for one example
+        if Ns == 1:
+            v = torch.baddbmm(v, Phi, e.transpose(1, 2), alpha=-a)
+        else:
+            v = torch.add(v, _task_sum(torch.bmm(Phi, e.transpose(1, 2)), T), alpha=-a)
+        saved.append(e)
         vs.append(v)
     return vs, tuple(saved)
 
@@ -270,19 +273,24 @@ def _backward_features(S: _Saved, dv: Tensor, second: bool, need_lr: bool
     left: list[Tensor] = []  # columns dv_{s+1}, v_s of the rank-2S factors of dPhi_i
     right: list[Tensor] = []  # rows e_{s,i}, q_{s+1,i}
     for s in range(steps - 1, -1, -1):
-        e, g = S.quad[2 * s], S.quad[2 * s + 1]
-        if need_lr:  # d v_{s+1} / d lr = -c g_s
-            gd = torch.vdot(g.view(-1), dv.view(-1))
+        if first_order and not need_lr:
+            continue
+        e = S.quad[s]
+        dvr = _per_example(dv, Ns)
+        q = torch.bmm(dvr, Phi)  # (T*Ns, 1, m): Phi_i^T dv_{s+1}
+        if need_lr:  # d v_{s+1} / d lr = -c g_s, and g_s . dv = sum_i e_i . (Phi_i^T dv)
+            gd = torch.vdot(e.view(-1), q.view(-1))
             dlr = gd if dlr is None else dlr + gd
         if first_order:
             continue
-        dvr = _per_example(dv, Ns)
-        q = torch.bmm(dvr, Phi)  # (T*Ns, 1, m): Phi_i^T dv_{s+1}
         if second:
             left += [dvr, _per_example(vs[s], Ns)]
             right += [e, q]
         # dv_s = (I - a M) dv_{s+1} with M dv = sum_i Phi_i q_i
-        dv = torch.add(dv, _task_sum(torch.bmm(Phi, q.transpose(1, 2)), T), alpha=-a)
+        if Ns == 1:
+            dv = torch.baddbmm(dv, Phi, q.transpose(1, 2), alpha=-a)
+        else:
+            dv = torch.add(dv, _task_sum(torch.bmm(Phi, q.transpose(1, 2)), T), alpha=-a)
     if dlr is not None:
         dlr = dlr * -c
     if not left:
