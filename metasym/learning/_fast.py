@@ -192,7 +192,7 @@ def _forward(Uc: Tensor, v0: Tensor, lr: float, xs: Tensor, ys: Tensor, xq: Tens
         losses = r.view(T, -1).square().mean(1)
     else:  # the mean over tasks directly: one dot product instead of three reductions
         flat = r.view(-1)
-        losses = torch.vdot(flat, flat) / flat.numel()
+        losses = torch.vdot(flat, flat).div_(flat.numel())
     return losses, _Saved(xs, ys, xq, Phi, quad, r, Uc, vs,
                           (m, n, k, steps, first_order, a, c, gram))
 
@@ -292,7 +292,7 @@ def _backward_features(S: _Saved, dv: Tensor, second: bool, need_lr: bool
         else:
             dv = torch.add(dv, _task_sum(torch.bmm(Phi, q.transpose(1, 2)), T), alpha=-a)
     if dlr is not None:
-        dlr = dlr * -c
+        dlr = dlr.mul_(-c)  # a fresh tensor (vdot's), safe to scale in place
     if not left:
         return dv, dlr, None
     if steps == 1:  # two broadcast outer products beat two cats and a K=2 bmm
