@@ -22,6 +22,28 @@ and :math:`\bar U` collects :math:`X_s^\top \bar\Phi` and :math:`v_S^\top \bar W
 it is a dozen batched GEMMs over the task batch; first-order MAML drops the
 :math:`\bar M, \bar h` terms (the inner gradient is treated as a constant).
 
+Two formulations of the inner loop. Forming ``M`` costs :math:`N_s k^2 m` per task, and
+its backward :math:`(\bar M + \bar M^\top)\Phi` as much again: for ``k = 30`` (rank5) that
+is as much arithmetic as the GEMMs over ``U``, in small, slow ``bmm`` calls. The step never
+needs ``M`` itself, only :math:`M v`, so with :math:`a = \tfrac{2\alpha}{N_s m}` the loop
+can run on the features (:func:`_use_gram` picks the cheaper one):
+
+.. math:: e_{s,i} = \Phi_i v_s - y_i, \qquad g_s = \textstyle\sum_i \Phi_i^\top e_{s,i}
+          \;(= \tfrac{N_s m}{2}(M v_s - h)), \qquad v_{s+1} = v_s - a\, g_s,
+
+two matrix-vector products per example and step. Reversed, with
+:math:`q_{s+1,i} = \Phi_i \bar v_{s+1}`:
+
+.. math:: \bar v_s = \bar v_{s+1} - a \textstyle\sum_i \Phi_i^\top q_{s+1,i}, \qquad
+          \bar\alpha = -\tfrac{2}{N_s m}\textstyle\sum_s g_s \cdot \bar v_{s+1}, \qquad
+          \bar\Phi_i = -a \textstyle\sum_s \left(e_{s,i}\, \bar v_{s+1}^\top
+          + q_{s+1,i}\, v_s^\top\right),
+
+because :math:`\partial_{\Phi}\, w^\top \Phi^\top(\Phi v - y) = (\Phi v - y)\, w^\top +
+(\Phi w)\, v^\top`. So :math:`\bar\Phi_i` has rank ``2S`` (two outer products for one
+step) and is the same matrix as the Gram form's (expand :math:`\bar M, \bar h` above):
+per task about :math:`6 S N_s k m` multiply-adds against :math:`2 N_s k^2 m`.
+
 Why by hand: autograd would record ~30 small nodes and zero-fill gradient buffers of
 slices of large intermediates; at these sizes the per-operation overhead, not the
 arithmetic, sets the speed. The training loop calls :func:`msr_meta_grads`, which runs
@@ -37,6 +59,10 @@ column-major (its ``U.T`` is contiguous; the value and shape are unchanged). Wit
 :math:`\tilde U = U^\top` viewed as ``(k*m, n)``, the features of all support examples are
 one GEMM, :math:`\Phi = X_s \tilde U^\top` (per example a ``(k, m)`` block), the adapted
 weights are :math:`W = V \tilde U`, and the gradient lands directly in ``U.T``'s layout.
+The product :math:`\bar V = \bar W U` (``(T, m*n)`` times ``(m*n, k)``) runs about 1.6x
+faster (MKL, one thread, measured) as :math:`(U^\top \bar W^\top)^\top`: same numbers up
+to rounding. The per-task output factor ``2 g_t / (N_q m)`` scales the small
+``(T, k)`` factors, never ``r`` or :math:`\bar W`.
 
 """
 
@@ -58,12 +84,11 @@ class _Saved(NamedTuple):
     ys: Tensor
     xq: Tensor
     Phi: Tensor
-    M: Tensor
-    h: Tensor
+    quad: tuple[Tensor, ...]  # (M, h) on the Gram path; the residuals (e_0, e_1, ...) else
     r: Tensor
     Uc: Tensor
     vs: list[Tensor]
-    sizes: tuple[int, int, int, int, bool, float, float]
+    sizes: tuple[int, int, int, int, bool, float, float, bool]
 
 
 def _transposed(U: Tensor) -> Tensor:
@@ -72,68 +97,144 @@ def _transposed(U: Tensor) -> Tensor:
     return Ut if Ut.is_contiguous() else Ut.contiguous()
 
 
-def _support_stats(Uc: Tensor, xs: Tensor, ys: Tensor, m: int, n: int
-                   ) -> tuple[Tensor, Tensor, Tensor, float]:
-    r"""Features ``Phi`` ``(T*Ns, k, m)`` and the *unscaled* task quadratics
-    :math:`\sum_i \Phi_i\Phi_i^\top` ``(T, k, k)`` and :math:`\sum_i \Phi_i y_i`
-    ``(T, k, 1)``; returns ``(Phi, M, h, c)`` with ``c = 2 / (Ns m)`` (the caller folds
-    ``c`` into the step size)."""
+def _use_gram(k: int, steps: int) -> bool:
+    r"""Whether to run the inner loop on the ``k x k`` Gram matrix ``M`` rather than on
+    the features ``Phi``.
+
+    Forming ``M`` costs :math:`N_s k^2 m` per task and a step :math:`k^2`; a step on
+    ``Phi`` costs :math:`2 N_s k m` forward and again backward, plus a rank-``2S``
+    ``dPhi`` instead of ``(A + A^T) Phi``. Per task that is :math:`\approx 2k^2 m`
+    against :math:`\approx 6 S k m`: the features win while :math:`3S < k` (rank5's
+    ``k = 30``), the Gram matrix for tiny ``k`` (rank1's ``k = 3``) or many steps."""
+    return 3 * steps >= k
+
+
+def _features(Uc: Tensor, xs: Tensor, m: int, n: int) -> Tensor:
+    r"""``Phi`` ``(T*Ns, k, m)``: :math:`\Phi[(t, i), c, a] = \sum_j x_{tij} U_{(a, j), c}`,
+    one GEMM with :math:`U^\top` viewed ``(k*m, n)``."""
     T, Ns, _ = xs.shape
     k = Uc.shape[0]
-    c = 2.0 / (Ns * m)
-    # Phi[(t, i), c, a] = sum_j x[t, i, j] U[(a, j), c]: one GEMM, U^T viewed (k*m, n)
-    Phi = (xs.reshape(T * Ns, n) @ Uc.view(k * m, n).T).view(T * Ns, k, m)
+    return (xs.reshape(T * Ns, n) @ Uc.view(k * m, n).T).view(T * Ns, k, m)
+
+
+def _gram(Phi: Tensor, ys: Tensor, T: int) -> tuple[Tensor, Tensor]:
+    r"""The *unscaled* task quadratics :math:`\sum_i \Phi_i\Phi_i^\top` ``(T, k, k)`` and
+    :math:`\sum_i \Phi_i y_i` ``(T, k, 1)``."""
+    TN, k, m = Phi.shape
     # one bmm gives both Phi Phi^T and Phi y
-    Mh = torch.bmm(Phi, torch.cat([Phi.transpose(1, 2), ys.reshape(T * Ns, m, 1)], dim=2))
-    if Ns > 1:
-        Mh = Mh.view(T, Ns, k, k + 1).sum(1)
-    return Phi, Mh[:, :, :k], Mh[:, :, k:], c
+    Mh = torch.bmm(Phi, torch.cat([Phi.transpose(1, 2), ys.reshape(TN, m, 1)], dim=2))
+    if TN > T:
+        Mh = Mh.view(T, TN // T, k, k + 1).sum(1)
+    return Mh[:, :, :k], Mh[:, :, k:]
 
 
-def _inner_loop(v0: Tensor, M: Tensor, h: Tensor, lr: float, steps: int) -> list[Tensor]:
-    T, k = M.shape[0], M.shape[1]
+def _per_example(v: Tensor, Ns: int) -> Tensor:
+    """A task vector ``(T, k, 1)`` as a row per support example, ``(T*Ns, 1, k)``."""
+    T, k = v.shape[0], v.shape[1]
+    if Ns == 1:
+        return v.view(T, 1, k)
+    return v.view(T, 1, 1, k).expand(T, Ns, 1, k).reshape(T * Ns, 1, k)
+
+
+def _task_sum(x: Tensor, T: int) -> Tensor:
+    """Sum ``(T*Ns, k, 1)`` over each task's support examples, ``(T, k, 1)``."""
+    TN, k = x.shape[0], x.shape[1]
+    return x if TN == T else x.view(T, TN // T, k, 1).sum(1)
+
+
+def _inner_loop(v0: Tensor, quad: tuple[Tensor, ...] | None, Phi: Tensor, ys: Tensor,
+                T: int, a: float, steps: int) -> tuple[list[Tensor], tuple[Tensor, ...]]:
+    """The inner SGD iterates ``v_0 .. v_S`` (each ``(T, k, 1)``) on the unscaled support
+    quadratic with step ``a``. With ``quad = (M, h)`` it runs on the Gram matrix; with
+    ``None`` on the features, and also returns the support residuals ``(e_0, e_1, ...)``
+    (each ``(T*Ns, 1, m)``) that the backward pass reuses."""
+    TN, k, m = Phi.shape
     v = v0.reshape(1, k, 1).expand(T, k, 1)
     vs = [v]
+    if quad is not None:
+        M, h = quad
+        for _ in range(steps):
+            # v <- v - a (M v - h) = (v + a h) - a M v: one add and one fused baddbmm
+            v = torch.baddbmm(torch.add(v, h, alpha=a), M, v, alpha=-a)
+            vs.append(v)
+        return vs, quad
+    Ns = TN // T
+    yrow = ys.reshape(TN, 1, m)
+    saved: list[Tensor] = []
     for _ in range(steps):
-        # v <- v - lr (M v - h) = (v + lr h) - lr M v: one add and one fused baddbmm
-        v = torch.baddbmm(torch.add(v, h, alpha=lr), M, v, alpha=-lr)
+        e = torch.baddbmm(yrow, _per_example(v, Ns), Phi, beta=-1.0)  # Phi^T v - y (rows)
+        # v - a sum_i Phi_i e_i (= v - a (M v - h)): one fused call for one example
+        if Ns == 1:
+            v = torch.baddbmm(v, Phi, e.transpose(1, 2), alpha=-a)
+        else:
+            v = torch.add(v, _task_sum(torch.bmm(Phi, e.transpose(1, 2)), T), alpha=-a)
+        saved.append(e)
         vs.append(v)
-    return vs
+    return vs, tuple(saved)
 
 
 def _forward(Uc: Tensor, v0: Tensor, lr: float, xs: Tensor, ys: Tensor, xq: Tensor,
-             yq: Tensor, m: int, n: int, steps: int, first_order: bool
+             yq: Tensor, m: int, n: int, steps: int, first_order: bool, per_task: bool = True
              ) -> tuple[Tensor, _Saved]:
-    T = xq.shape[0]
+    """The ``(T,)`` query losses (their mean when not ``per_task``) and what the backward
+    pass needs."""
+    T, Ns = xs.shape[0], xs.shape[1]
     k = Uc.shape[0]
-    Phi, M, h, c = _support_stats(Uc, xs, ys, m, n)
+    c = 2.0 / (Ns * m)
     a = lr * c  # the step on the unscaled quadratics
-    vs = _inner_loop(v0, M, h, a, steps)
+    gram = _use_gram(k, steps)
+    Phi = _features(Uc, xs, m, n)
+    vs, quad = _inner_loop(v0, _gram(Phi, ys, T) if gram else None, Phi, ys, T, a, steps)
     # every task's adapted W = reshape(U v) in one GEMM
     W = (vs[-1].reshape(T, k) @ Uc).view(T, m, n)
     r = torch.baddbmm(yq, xq, W.transpose(1, 2), beta=-1.0)  # X_q W^T - Y_q in one call
-    losses = r.view(T, -1).square().mean(1)
-    return losses, _Saved(xs, ys, xq, Phi, M, h, r, Uc, vs,
-                          (m, n, k, steps, first_order, a, c))
+    if per_task:
+        losses = r.view(T, -1).square().mean(1)
+    else:  # the mean over tasks directly: one dot product instead of three reductions
+        flat = r.view(-1)
+        losses = torch.vdot(flat, flat).div_(flat.numel())
+    return losses, _Saved(xs, ys, xq, Phi, quad, r, Uc, vs,
+                          (m, n, k, steps, first_order, a, c, gram))
 
 
 def _backward(S: _Saved, g_losses: Tensor | float, need_U: bool = True, need_v: bool = True,
               need_lr: bool = True) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     """Gradients of ``sum_t g_t loss_t`` (``g`` a ``(T,)`` tensor or one number) with
     respect to ``U.T`` (``(k, m*n)``), ``v0`` and the step size."""
-    m, n, k, steps, first_order, a, c = S.sizes
+    m, n, k, steps, first_order, a, c, gram = S.sizes
     T, Nq, Ns = S.xq.shape[0], S.xq.shape[1], S.xs.shape[1]
-    M, h, vs = S.M, S.h, S.vs
-    # d loss_t / d pred = 2 r / (Nq m), times the incoming gradient of each task.
-    if isinstance(g_losses, Tensor):
-        dpred = S.r * (g_losses * (2.0 / (Nq * m))).view(T, 1, 1)
-    else:
-        dpred = S.r * (g_losses * 2.0 / (Nq * m))
-    dW = torch.bmm(dpred.transpose(1, 2), S.xq).view(T, m * n)  # (T, m*n)
-    dv = (dW @ S.Uc.T).view(T, k, 1)
-    dUc = (vs[-1].reshape(T, k).T @ dW) if need_U else None  # (k, m*n)
-    dlr = None
+    vs = S.vs
+    # d loss_t / d pred = w_t r_t with w_t = 2 g_t / (Nq m); w is applied to the small
+    # (T, k) factors below rather than to r or dW
+    w = (g_losses * (2.0 / (Nq * m))).view(T, 1) if isinstance(g_losses, Tensor) \
+        else g_losses * 2.0 / (Nq * m)
+    dW = torch.bmm(S.r.transpose(1, 2), S.xq).view(T, m * n)  # (T, m*n), unscaled
+    # U^T dW^T, not dW U: MKL runs this (k, T, long m*n) product ~1.6x faster that way
+    dv = torch.mul((S.Uc @ dW.T).T, w).contiguous().view(T, k, 1)
+    dUc = ((vs[-1].reshape(T, k) * w).T @ dW) if need_U else None  # (k, m*n)
     second = not first_order and steps > 0 and need_U
+    if gram:
+        dv, dlr, dPhi = _backward_gram(S, dv, second, need_lr)
+    else:
+        dv, dlr, dPhi = _backward_features(S, dv, second, need_lr)
+    if dPhi is not None and dUc is not None:
+        # Phi = X_s (U^T as (k*m, n))^T  =>  d(U^T) += dPhi^T X_s
+        dUc.view(k * m, n).addmm_(dPhi.view(T * Ns, k * m).T, S.xs.reshape(T * Ns, n),
+                                  alpha=-a)
+    dv0 = dv.sum(0).view(k) if need_v else None
+    if need_lr and dlr is None:
+        dlr = torch.zeros((), dtype=dv.dtype, device=dv.device)
+    return dUc, dv0, dlr
+
+
+def _backward_gram(S: _Saved, dv: Tensor, second: bool, need_lr: bool
+                   ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """Reverse of the Gram-matrix recursion: ``(dv_0, dlr, dPhi / -a)``."""
+    m, _, _, steps, first_order, a, c, _ = S.sizes
+    M, h = S.quad
+    vs = S.vs
+    T, Ns = dv.shape[0], S.xs.shape[1]
+    dlr = None
     A: Tensor | None = None  # sum_s dv_{s+1} v_s^T
     Hs: Tensor | None = None  # sum_s dv_{s+1}
     for s in range(steps - 1, -1, -1):
@@ -147,22 +248,58 @@ def _backward(S: _Saved, g_losses: Tensor | float, need_U: bool = True, need_v: 
             Hs = dv if Hs is None else Hs + dv
         if not first_order:
             dv = torch.baddbmm(dv, M, dv, alpha=-a)
-    if second:
-        # M = sum_i Phi_i Phi_i^T and h = sum_i Phi_i y_i enter as v <- v + a (h - M v):
-        # dPhi_i = -a [(A + A^T) Phi_i - Hs y_i^T]
-        B = A + A.transpose(1, 2)
-        ys = S.ys.reshape(T * Ns, 1, m)
-        if Ns > 1:
-            B = B.repeat_interleave(Ns, dim=0)
-            Hs = Hs.repeat_interleave(Ns, dim=0)
-        dPhi = torch.baddbmm(torch.bmm(B, S.Phi), Hs, ys, alpha=-1.0)  # (T*Ns, k, m)
-        # Phi = X_s (U^T as (k*m, n))^T  =>  d(U^T) += dPhi^T X_s
-        dUc.view(k * m, n).addmm_(dPhi.view(T * Ns, k * m).T, S.xs.reshape(T * Ns, n),
-                                  alpha=-a)
-    dv0 = dv.sum(0).view(k) if need_v else None
-    if need_lr and dlr is None:
-        dlr = torch.zeros((), dtype=dv.dtype, device=dv.device)
-    return dUc, dv0, dlr
+    if not second:
+        return dv, dlr, None
+    assert A is not None and Hs is not None
+    # M = sum_i Phi_i Phi_i^T and h = sum_i Phi_i y_i enter as v <- v + a (h - M v):
+    # dPhi_i = -a [(A + A^T) Phi_i - Hs y_i^T]
+    B = A + A.transpose(1, 2)
+    ys = S.ys.reshape(T * Ns, 1, m)
+    if Ns > 1:
+        B = B.repeat_interleave(Ns, dim=0)
+        Hs = Hs.repeat_interleave(Ns, dim=0)
+    return dv, dlr, torch.baddbmm(torch.bmm(B, S.Phi), Hs, ys, alpha=-1.0)
+
+
+def _backward_features(S: _Saved, dv: Tensor, second: bool, need_lr: bool
+                       ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """Reverse of the feature recursion ``v_{s+1} = v_s - a sum_i Phi_i e_{s,i}``,
+    ``e_{s,i} = Phi_i^T v_s - y_i``: ``(dv_0, dlr, dPhi / -a)`` with the rank-``2S``
+    ``dPhi_i = sum_s dv_{s+1} e_{s,i}^T + v_s q_{s+1,i}^T``, ``q = Phi_i^T dv_{s+1}``."""
+    _, _, _, steps, first_order, a, c, _ = S.sizes
+    vs, Phi = S.vs, S.Phi
+    T, Ns = dv.shape[0], S.xs.shape[1]
+    dlr = None
+    left: list[Tensor] = []  # columns dv_{s+1}, v_s of the rank-2S factors of dPhi_i
+    right: list[Tensor] = []  # rows e_{s,i}, q_{s+1,i}
+    for s in range(steps - 1, -1, -1):
+        if first_order and not need_lr:
+            continue
+        e = S.quad[s]
+        dvr = _per_example(dv, Ns)
+        q = torch.bmm(dvr, Phi)  # (T*Ns, 1, m): Phi_i^T dv_{s+1}
+        if need_lr:  # d v_{s+1} / d lr = -c g_s, and g_s . dv = sum_i e_i . (Phi_i^T dv)
+            gd = torch.vdot(e.view(-1), q.view(-1))
+            dlr = gd if dlr is None else dlr + gd
+        if first_order:
+            continue
+        if second:
+            left += [dvr, _per_example(vs[s], Ns)]
+            right += [e, q]
+        # dv_s = (I - a M) dv_{s+1} with M dv = sum_i Phi_i q_i
+        if Ns == 1:
+            dv = torch.baddbmm(dv, Phi, q.transpose(1, 2), alpha=-a)
+        else:
+            dv = torch.add(dv, _task_sum(torch.bmm(Phi, q.transpose(1, 2)), T), alpha=-a)
+    if dlr is not None:
+        dlr = dlr.mul_(-c)  # a fresh tensor (vdot's), safe to scale in place
+    if not left:
+        return dv, dlr, None
+    if steps == 1:  # two broadcast outer products beat two cats and a K=2 bmm
+        dPhi = left[0].transpose(1, 2) * right[0]
+        return dv, dlr, dPhi.addcmul_(left[1].transpose(1, 2), right[1])
+    # all 2S outer products in one bmm: (T*Ns, k, 2S) @ (T*Ns, 2S, m)
+    return dv, dlr, torch.bmm(torch.cat(left, 1).transpose(1, 2), torch.cat(right, 1))
 
 
 class _MSRMetaLoss(torch.autograd.Function):
@@ -210,8 +347,12 @@ def msr_adapt(U: Tensor, v0: Tensor, lr: Tensor, xs: Tensor, ys: Tensor, *, m: i
               steps: int = 1) -> Tensor:
     """Adapted filter parameters ``(T, k)`` of each task (no graph)."""
     with torch.no_grad():
-        _, M, h, c = _support_stats(_transposed(U), xs, ys, m, n)
-        return _inner_loop(v0, M, h, float(lr) * c, steps)[-1].reshape(M.shape[0], -1)
+        Uc = _transposed(U)
+        T, Ns = xs.shape[0], xs.shape[1]
+        Phi = _features(Uc, xs, m, n)
+        a = float(lr) * 2.0 / (Ns * m)
+        quad = _gram(Phi, ys, T) if _use_gram(Uc.shape[0], steps) else None
+        return _inner_loop(v0, quad, Phi, ys, T, a, steps)[0][-1].reshape(T, -1)
 
 
 def msr_meta_grads(U: Tensor, v0: Tensor, lr: Tensor, xs: Tensor, ys: Tensor, xq: Tensor,
@@ -222,7 +363,7 @@ def msr_meta_grads(U: Tensor, v0: Tensor, lr: Tensor, xs: Tensor, ys: Tensor, xq
     followed by ``backward()``, minus the autograd bookkeeping (the training loop's hot
     path). ``dU`` has ``U``'s shape; it is column-major, like ``MSRLinear.U``."""
     with torch.no_grad():
-        losses, saved = _forward(_transposed(U), v0, float(lr), xs, ys, xq, yq, m, n, steps,
-                                 first_order)
-        dUc, dv0, dlr = _backward(saved, 1.0 / losses.shape[0], need_U, True, True)
-        return losses.mean(), None if dUc is None else dUc.T, dv0, dlr
+        loss, saved = _forward(_transposed(U), v0, float(lr), xs, ys, xq, yq, m, n, steps,
+                               first_order, per_task=False)
+        dUc, dv0, dlr = _backward(saved, 1.0 / xs.shape[0], need_U, True, True)
+        return loss, None if dUc is None else dUc.T, dv0, dlr
