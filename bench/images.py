@@ -38,12 +38,8 @@ import time
 
 import torch
 
-from metasym.learning.images import (
-    ImageTrainConfig,
-    build_conv_learner,
-    loop_conv_task_losses,
-    make_image_tasks,
-)
+from metasym.learning.engine.optim import make_outer_optimizer
+from metasym.learning.images import build_conv_learner, loop_conv_task_losses, make_image_tasks
 
 #: The reference implementation on reduced rot8, one thread (reference-numbers.md).
 REFERENCE_STEPS_PER_S = {"maml-conv": 8.8, "msr-conv-square": 6.9}
@@ -51,8 +47,8 @@ REFERENCE_STEPS_PER_S = {"maml-conv": 8.8, "msr-conv-square": 6.9}
 
 def _setup(problem: str, model: str, n_tasks: int, image_tasks: int, seed: int = 0):
     ts = make_image_tasks(problem, n_tasks=n_tasks, seed=seed)
-    cfg = ImageTrainConfig(problem=problem, model=model)
-    learner = build_conv_learner(cfg, ts.problem)
+    torch.manual_seed(0)
+    learner = build_conv_learner(ts.problem, model)
     x, y = ts.images(range(image_tasks))  # images of a few tasks for the image paths
     return ts, learner, torch.from_numpy(x), torch.from_numpy(y)
 
@@ -85,7 +81,7 @@ def speed(problem: str = "rot8", steps: dict[str, int] | None = None, rounds: in
         t0 = time.perf_counter()
         ts, learner, x, y = _setup(problem, model, n_tasks=500, image_tasks=64)
         data_s = time.perf_counter() - t0
-        opt = torch.optim.Adam(learner.meta_parameters(), lr=1e-3)
+        opt = make_outer_optimizer(learner.meta_parameters(), 1e-3, torch.device("cpu"))
         gen = torch.Generator().manual_seed(0)
         times: dict[str, list[float]] = {k: [] for k in steps}
         for kind in steps:  # warm-up
@@ -121,7 +117,7 @@ def _memory_child(kind: str, model: str, problem: str) -> None:
     /proc/self/clear_refs), and the process's lifetime peak (getrusage)."""
     torch.set_num_threads(1)
     ts, learner, x, y = _setup(problem, model, n_tasks=64, image_tasks=32)
-    opt = torch.optim.Adam(learner.meta_parameters(), lr=1e-3)
+    opt = make_outer_optimizer(learner.meta_parameters(), 1e-3, torch.device("cpu"))
     gen = torch.Generator().manual_seed(0)
     _step(kind, learner, opt, ts, x, y, gen)  # warm-up: allocator caches, Adam state
     before = _status_mb("VmRSS")

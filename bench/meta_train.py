@@ -40,11 +40,12 @@ import time
 
 import torch
 import torch.nn.functional as F
-from metasym.learning.training import build_learner
 from torch.func import functional_call
 
 import metasym.learning.maml as _maml
-from metasym.learning import MetaLearner, TaskBatcher, TrainConfig, make_problem
+from metasym.learning import MetaLearner
+from metasym.learning.engine import RunConfig, get_problem
+from metasym.learning.engine.optim import make_outer_optimizer
 
 #: The reference implementation on this kind of machine: ~29 ms per outer step of 32
 #: tasks on one thread (docs/learning.md).
@@ -174,10 +175,13 @@ def before_step(learner: MetaLearner, opt: torch.optim.Optimizer, batch) -> None
         _maml.msr_meta_grads = current
 
 
-def _make(cfg: TrainConfig, tasks, fast: bool):
-    learner = build_learner(cfg, tasks)
+def _make(cfg: RunConfig, source, fast: bool):
+    """The learner and outer optimiser ``metasym train`` builds for ``cfg``."""
+    torch.manual_seed(cfg.seed)
+    learner = get_problem(cfg.problem).learner(cfg, source)
     learner.fast = fast and learner.fast_path_available
-    opt = torch.optim.Adam(learner.optimizer_parameters(), lr=cfg.outer_lr, fused=True)
+    opt = make_outer_optimizer(learner.optimizer_parameters(), cfg.outer_lr,
+                               torch.device("cpu"))
     return learner, opt
 
 
@@ -186,7 +190,7 @@ LABELS = {"fast": "metasym fast path", "before": "fast path before (frozen copy)
           "generic": "metasym torch.func vmap", "baseline": "per-task loop (reference style)"}
 
 
-def _check_before(cfg: TrainConfig, tasks, batch) -> None:
+def _check_before(cfg: RunConfig, tasks, batch) -> None:
     """The frozen copy must compute today's numbers (up to float32 rounding), or the
     comparison would be between different computations."""
     learner, _ = _make(cfg, tasks, True)
@@ -200,11 +204,18 @@ def _check_before(cfg: TrainConfig, tasks, batch) -> None:
 
 def run(problem: str, inner_steps: int, names: list[str], args: argparse.Namespace) -> dict:
     """Time the runners ``names`` on one problem; the result as a JSON-able dict."""
-    cfg = TrainConfig(problem=problem, inner_steps=inner_steps,
-                      tasks_per_step=args.tasks_per_step, n_tasks=10_000)
-    tasks = make_problem(problem, n_tasks=cfg.n_tasks)
-    batcher = TaskBatcher(tasks, cfg.support, "cpu", seed=0)
+    cfg = RunConfig(problem=problem, inner_steps=inner_steps,
+                    tasks_per_step=args.tasks_per_step, n_tasks=10_000)
+    tasks = get_problem(problem).task_source(cfg, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
     T = cfg.tasks_per_step
+
+    class _Batcher:  # the engine's sampling: indices from a seeded generator
+        @staticmethod
+        def sample(n: int):
+            return tasks.train_batch(torch.randint(tasks.n_train, (n,), generator=gen))
+
+    batcher = _Batcher()
     spec = {"fast": (True, batched_step, args.steps),
             "before": (True, before_step, args.steps),
             "generic": (False, batched_step, max(args.steps // 4, 5)),
