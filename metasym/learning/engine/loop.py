@@ -167,7 +167,12 @@ def fit(config: RunConfig, out: str | Path | None = None, *, problem: Any = None
         config = config.replace(options=problem.options_type())  # one canonical form
     config.validate()
     problem.validate(config)
+    if out is not None and str(out).strip() == "":
+        raise MetasymError("the run folder name is empty")
     out_dir = Path(out) if out is not None else None
+    if out_dir is not None and out_dir.is_symlink():
+        raise MetasymError(f"{out_dir} is a symbolic link; give the folder itself (metasym "
+                           "never writes through links)")
     if resume:
         if out_dir is None:
             raise MetasymError("resume needs the run folder")
@@ -179,7 +184,8 @@ def fit(config: RunConfig, out: str | Path | None = None, *, problem: Any = None
             raise MetasymError(f"--resume {out_dir}: {'; '.join(bad)}; a resumed run keeps "
                                f"its config.json (only {', '.join(RESUMABLE_CHANGES)} may "
                                "change): drop those flags or start a new run")
-    elif out_dir is not None and (out_dir.exists() or out_dir.is_symlink()) and not overwrite:
+    elif out_dir is not None and out_dir.exists() and not overwrite and not (
+            out_dir.is_dir() and not any(out_dir.iterdir())):  # an empty folder is reused
         raise MetasymError(f"{out_dir} already exists (use --overwrite to replace it, or "
                            f"--resume {out_dir} to continue it)")
     own_world = world is None
