@@ -11,12 +11,10 @@ uses the paper's task counts (10,000; 2,000 for ``rot8_flip``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from metasym.errors import SpecError
-from metasym.files import atomic_write_text
 
 __all__ = ["TABLE2_PROBLEMS", "TABLE2_MODELS", "PAPER_TASKS", "table2"]
 
@@ -85,6 +83,7 @@ def table2(*, steps: int = 1000, inner_steps: int = 1, inner_lr: float | str = 0
     from metasym.learning.engine import RunConfig, compare_run, fit, get_problem
     from metasym.learning.engine.runfolder import prepare_output
     from metasym.learning.problems.images import ImageOptions
+    from metasym.learning.reproduce import write_table
 
     problems = list(problems or TABLE2_PROBLEMS)
     models = list(models or TABLE2_MODELS)
@@ -133,10 +132,4 @@ def table2(*, steps: int = 1000, inner_steps: int = 1, inner_lr: float | str = 0
             "eval_tasks": 300, "seed": seed, "full": full}
     md = _markdown(rows, problems, models, info)
     result = {**info, "rows": rows, "reference_rot8": REFERENCE_ROT8}
-    atomic_write_text(out / "table2.md", md)
-    atomic_write_text(out / "table2.json", json.dumps(result, indent=2) + "\n")
-    folder.commit()
-    folder.release()
-    result["markdown"] = md
-    result["files"] = {"markdown": str(out / "table2.md"), "json": str(out / "table2.json")}
-    return result
+    return write_table(folder, "table2", md, result)

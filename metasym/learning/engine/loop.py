@@ -401,8 +401,7 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
         inner_steps=cfg.inner_steps, test=last[f"test_{metric}"],
         test_ci95=last[f"test_{metric}_ci95"], eval_tasks=n_eval, test_all=all_mean,
         test_all_ci95=all_ci, all_test_tasks=source.n_test,
-        baseline=source.baseline(eval_batch), baseline_name=getattr(
-            problem, "baseline_name", "zero_predictor_mse"),
+        baseline=source.baseline(eval_batch), baseline_name=problem.baseline_name,
         tasks_per_second=run_steps * cfg.tasks_per_step / train_time if train_time else None,
         steps_per_second=run_steps / train_time if train_time else None,
         train_seconds=train_time, seconds=seconds, step_sizes=learner.step_sizes(),

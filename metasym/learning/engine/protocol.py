@@ -219,8 +219,15 @@ class Problem:
     options_type: type | None = None
     default_model: str = "msr-fc"
     metric: str = "mse"
+    baseline_name: str = "zero_predictor_mse"
 
     # configuration ---------------------------------------------------------------------
+    def options(self, cfg: Any) -> Any:
+        """``cfg``'s problem options (the defaults when it has none)."""
+        if cfg.options is None and self.options_type is not None:
+            return self.options_type()
+        return cfg.options
+
     def config_from_json(self, data: dict[str, Any]) -> Any:
         from metasym.learning.engine.config import RunConfig
 

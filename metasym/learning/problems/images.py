@@ -64,23 +64,18 @@ class ImageProblems(Problem):
     models = CONV_MODEL_NAMES
     options_type = ImageOptions
     default_model = "msr-conv"
-    metric = "mse"
-    baseline_name = "zero_predictor_mse"
-
-    def _opts(self, cfg: Any) -> ImageOptions:
-        return cfg.options if cfg.options is not None else ImageOptions()
 
     def structure(self, cfg: Any) -> Any:
         """The exact structure (:class:`~metasym.learning.images.ImageProblem`)."""
         from metasym.learning.images import image_problem
 
-        o = self._opts(cfg)
+        o = self.options(cfg)
         return image_problem(cfg.problem, fields=o.fields, image_size=o.image_size)
 
     def validate(self, cfg: Any) -> None:
         super().validate(cfg)
         for name in ("image_size", "fields"):
-            val = getattr(self._opts(cfg), name)
+            val = getattr(self.options(cfg), name)
             if isinstance(val, bool) or not isinstance(val, int) or val < 1:
                 raise MetasymError(f"--{name.replace('_', '-')} must be a positive integer, "
                                    f"got {val!r}")
@@ -89,7 +84,7 @@ class ImageProblems(Problem):
     def task_source(self, cfg: Any, device: torch.device) -> ImageSource:
         from metasym.learning.images import make_image_tasks
 
-        o = self._opts(cfg)
+        o = self.options(cfg)
         tasks = make_image_tasks(cfg.problem, n_tasks=cfg.n_tasks, n_examples=cfg.n_examples,
                                  support=cfg.support, seed=cfg.data_seed,
                                  image_size=o.image_size, fields=o.fields)

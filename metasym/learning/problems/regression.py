@@ -104,15 +104,10 @@ class RegressionProblem(Problem):
     models = MODEL_NAMES
     options_type = RegressionOptions
     default_model = "msr-fc"
-    metric = "mse"
-    baseline_name = "zero_predictor_mse"
-
-    def _opts(self, cfg: Any) -> RegressionOptions:
-        return cfg.options if cfg.options is not None else RegressionOptions()
 
     def validate(self, cfg: Any) -> None:
         super().validate(cfg)
-        o = self._opts(cfg)
+        o = self.options(cfg)
         given = [f for f, v in (("--group", o.group), ("--in-action", o.in_action),
                                 ("--out-action", o.out_action)) if v is not None]
         if cfg.problem == "equivariant":
@@ -134,7 +129,7 @@ class RegressionProblem(Problem):
 
         from metasym.learning.tasks import load_npz, make_problem
 
-        o = self._opts(cfg)
+        o = self.options(cfg)
         if o.data is not None:
             ts = load_npz(o.data)
             if cfg.problem in DEFAULT_K:
@@ -197,7 +192,7 @@ class RegressionProblem(Problem):
                 "description": np.array(a.description)}
 
     def display_name(self, cfg: Any) -> str:
-        o = self._opts(cfg)
+        o = self.options(cfg)
         return f"data:{o.data}" if o.data is not None and cfg.problem == "data" else cfg.problem
 
     def shell_source(self, record: Any) -> Any:
@@ -227,7 +222,7 @@ class RegressionProblem(Problem):
                                "matrix U (discover needs an msr-fc or oracle run)")
         notes = [] if model.learns_U else ["oracle model: U is the frozen analytic basis, "
                                            "not learned"]
-        o = self._opts(record.config)
+        o = self.options(record.config)
         ref = None
         if record.config.problem == "equivariant":
             ref = (str(record.resolved.get("group") or o.group), str(o.in_action),
