@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from metasym.errors import MetasymError, SpecError
+from metasym.errors import MetasymError, SpecError, TooLargeError
 from metasym.learning.registry import PROBLEMS
 from metasym.npzfile import read_npz
 
@@ -213,11 +213,23 @@ def equivariant_problem(group: Any, in_action: Any, out_action: Any, *,
     P = sharing_pattern(a_in, a_out, support=support)
     m, n = P.shape
     n_train = _check_sizes(n_tasks, n_examples, n, m, train_fraction)
+    from metasym.learning.limits import MAX_DENSE_ENTRIES
+
+    if m * n * P.dimension > MAX_DENSE_ENTRIES:  # the answer is kept as a dense basis
+        raise TooLargeError(
+            f"the exact pattern of {G.spec} ({a_in.spec} -> {a_out.spec}) has a dense basis "
+            f"of {m * n} x {P.dimension} = {m * n * P.dimension} entries "
+            f"({m * n * P.dimension * 8 / 2**30:.1f} GiB), above the limit "
+            f"{MAX_DENSE_ENTRIES}; choose smaller actions")
     rng = np.random.default_rng(seed)
     v = rng.standard_normal((n_tasks, P.dimension))
-    W = P.weight(v).astype(np.float32)  # (tasks, m, n)
     x = rng.standard_normal((n_tasks, n_examples, n), dtype=np.float32)
-    y = np.einsum("tmn,ten->tem", W, x).astype(np.float32)
+    y = np.empty((n_tasks, n_examples, m), dtype=np.float32)
+    # the per-task weights (tasks x m x n) can dwarf the data: build them a chunk at a time
+    chunk = max(1, 2**24 // max(1, m * n))
+    for lo in range(0, n_tasks, chunk):
+        W = P.weight(v[lo:lo + chunk]).astype(np.float32)
+        np.einsum("tmn,ten->tem", W, x[lo:lo + chunk], out=y[lo:lo + chunk])
     answer = Answer(P.basis(dtype=np.float64), P, "pattern",
                     f"exact pattern of {P.description}, dimension {P.dimension}")
     spec = f"{G.spec}: {a_in.spec} -> {a_out.spec}"
