@@ -22,6 +22,12 @@ Checks
 * :func:`check_reynolds` -- the group average equals the orbit average; it is an
   idempotent, self-adjoint projection fixing exactly the span.
 
+* :func:`check_character_table` -- row and column orthogonality (exact),
+  :math:`\sum_i \chi_i(1)^2 = |G|`, as many irreducibles as classes, degrees divide
+  :math:`|G|`, Frobenius-Schur counting of square roots of 1.
+* :func:`check_hom_dimension` -- :math:`\dim\mathrm{Hom}_G(V, W)` by the character
+  formula, by multiplicities of irreducibles, and by a nullspace.
+
 :func:`run_checks` runs all of them.
 """
 
@@ -53,6 +59,9 @@ __all__ = [
     "check_representability",
     "check_frobenius",
     "check_reynolds",
+    "check_character_table",
+    "check_hom_dimension",
+    "check_characters",
     "run_checks",
 ]
 
@@ -584,7 +593,9 @@ def run_checks(in_action: Any, out_action: Any, *, seed: int = 0) -> list[CheckR
 
     Order: homomorphism (input, then output if different), dimension (Burnside,
     characters, nullity), basis equivariance, Reynolds projection (float64), MSR
-    representability and Frobenius reciprocity (for the input action). Checks that need
+    representability and Frobenius reciprocity (for the input action), character theory
+    (:func:`check_characters`: the group's character table and the Hom dimension of the
+    pair). Checks that need
     to enumerate a group too large are returned with status ``"skipped"`` and the reason.
 
     Examples
@@ -607,4 +618,292 @@ def run_checks(in_action: Any, out_action: Any, *, seed: int = 0) -> list[CheckR
     results += check_reynolds(a_in, a_out, P, seed=seed)
     results += check_representability(a_in, seed=seed)
     results += check_frobenius(a_in)
+    results += check_characters(a_in, a_out)
     return results
+
+
+# ----- (g) character theory ----------------------------------------------------------------------
+def _ring(value: Any, L: int) -> np.ndarray:
+    """A :class:`Cyclotomic` (conductor dividing ``L``) as a vector of the group ring
+    :math:`\\mathbb{Z}[C_L]` (coefficient of :math:`\\zeta_L^t` at ``t``)."""
+    out = np.zeros(L, dtype=np.int64)
+    step = L // value.conductor
+    out[np.arange(len(value.coefficients)) * step] = value.coefficients
+    return out
+
+
+def _conj_ring(v: np.ndarray) -> np.ndarray:
+    return v[..., (-np.arange(v.shape[-1])) % v.shape[-1]]
+
+
+def _cyclic_dot(A: np.ndarray, B: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    r"""``out[i, j] = sum_c w_c A[i, c] * B[j, c]`` with ``*`` the product of
+    :math:`\mathbb{Z}[C_L]` (cyclic convolution over the last axis); exact integers."""
+    r1, C, L = A.shape
+    Aw = A if weights is None else A * weights[None, :, None]
+    out = np.zeros((r1, B.shape[0], L), dtype=np.int64)
+    flat = Aw.reshape(r1, C * L)
+    for s in range(L):
+        idx = (s - np.arange(L)) % L
+        out[:, :, s] = flat @ B[:, :, idx].reshape(B.shape[0], C * L).T
+    return out
+
+
+def _column_groups(table: Any) -> dict[int, list[int]]:
+    """Columns grouped by the lcm of the conductors of their values."""
+    import math as _m
+
+    groups: dict[int, list[int]] = {}
+    for k in range(len(table.classes)):
+        L = _m.lcm(1, *(row[k].conductor for row in table.values))
+        groups.setdefault(L, []).append(k)
+    return groups
+
+
+def _row_gram(table: Any):
+    r""":math:`\sum_k |C_k| \chi_i(z_k)\overline{\chi_j(z_k)}` for all ``i, j``, exactly:
+    ``(E, coords)`` with ``coords[i, j]`` the power-basis coordinates in
+    :math:`\mathbb{Q}(\zeta_E)`."""
+    import math as _m
+
+    from metasym.representations.cyclotomic import embed_power_basis, reduce_power_basis
+
+    groups = _column_groups(table)
+    E = _m.lcm(1, *groups)
+    r = len(table.values)
+    total = None
+    for L, cols in groups.items():
+        V = np.array([[_ring(row[k], L) for k in cols] for row in table.values],
+                     dtype=np.int64).reshape(r, len(cols), L)
+        w = np.array([table.classes[k].size for k in cols], dtype=np.int64)
+        part = embed_power_basis(reduce_power_basis(_cyclic_dot(V, _conj_ring(V), w), L), L, E)
+        total = part if total is None else total + part
+    return E, total
+
+
+def _column_gram_failures(table: Any) -> tuple[int, str]:
+    r"""Pairs of columns breaking :math:`\sum_i \chi_i(z_k)\overline{\chi_i(z_l)} =
+    \delta_{kl} |G|/|C_k|`, exactly (each pair in its own cyclotomic field)."""
+    import math as _m
+
+    from metasym.representations.cyclotomic import reduce_power_basis
+
+    groups = _column_groups(table)
+    order = table.group.order
+    r = len(table.classes)
+    Ls = [0] * r
+    cols: list[np.ndarray] = [np.zeros(0)] * r
+    for L, ks in groups.items():
+        for k in ks:
+            Ls[k] = L
+            cols[k] = np.array([_ring(row[k], L) for row in table.values],
+                               dtype=np.int64).reshape(len(table.values), L)
+    bad, first = 0, ""
+    by_L: dict[int, list[tuple[int, int]]] = {}
+    for k in range(r):
+        for m in range(k, r):
+            by_L.setdefault(_m.lcm(Ls[k], Ls[m]), []).append((k, m))
+    for L, pairs in by_L.items():
+        involved = sorted({k for pair in pairs for k in pair})
+        where = {k: t for t, k in enumerate(involved)}
+        lifted = np.zeros((len(table.values), len(involved), L), dtype=np.int64)
+        for k in involved:
+            lifted[:, where[k], ::L // Ls[k]] = cols[k]
+        conj = _conj_ring(lifted)
+        for lo in range(0, len(pairs), 512):
+            chunk = pairs[lo:lo + 512]
+            A = lifted[:, [where[k] for k, _ in chunk]]
+            B = conj[:, [where[m] for _, m in chunk]]
+            out = np.zeros((len(chunk), L), dtype=np.int64)
+            for s in range(L):
+                idx = (s - np.arange(L)) % L
+                out[:, s] = np.einsum("ipa,ipa->p", A, B[:, :, idx])
+            red = reduce_power_basis(out, L)
+            for (k, m), coords in zip(chunk, red):
+                size = table.classes[k].size
+                if k == m:
+                    ok = order % size == 0 and coords[0] == order // size
+                else:
+                    ok = coords[0] == 0
+                if not ok or (coords[1:] != 0).any():
+                    bad += 1
+                    first = first or f"columns {k + 1} and {m + 1}"
+    return bad, first
+
+
+def check_character_table(table: Any) -> list[CheckResult]:
+    r"""The theorems of character theory, checked on a character table (exact
+    cyclotomic arithmetic throughout; a corrupted table fails them).
+
+    1. ``characters:count`` -- as many irreducibles as conjugacy classes (and the class
+       sizes add up to :math:`|G|`).
+    2. ``characters:degrees`` -- the stated degrees are the values at the identity.
+    3. ``characters:sum-of-squares`` -- :math:`\sum_i \chi_i(1)^2 = |G|`.
+    4. ``characters:degrees-divide`` -- every :math:`\chi_i(1)` divides :math:`|G|`.
+    5. ``characters:row-orthogonality`` --
+       :math:`\sum_k |C_k|\chi_i(z_k)\overline{\chi_j(z_k)} = |G|\delta_{ij}`.
+    6. ``characters:column-orthogonality`` --
+       :math:`\sum_i \chi_i(z_k)\overline{\chi_i(z_l)} = \delta_{kl}|G|/|C_k|`.
+    7. ``characters:frobenius-schur`` -- :math:`\sum_i \nu(\chi_i)\chi_i(1) =
+       \#\{g : g^2 = 1\}`, the right side counted on the enumerated elements.
+    8. ``characters:indicators`` -- each :math:`\nu(\chi_i)` equals
+       :math:`\frac1{|G|}\sum_k |C_k|\chi_i(z_k^2)` recomputed from the values and
+       the power maps.
+
+    Products are taken in the group ring :math:`\mathbb{Z}[C_L]` (cyclic convolution of
+    integer vectors) and reduced modulo the cyclotomic polynomial :math:`\Phi_L`, so every
+    comparison is exact. ``found`` is the number of failing items (rows, pairs), or the
+    compared figure.
+
+    Examples
+    --------
+    >>> from metasym.groups import quaternion
+    >>> from metasym.representations.characters import character_table
+    >>> [(r.name, r.status) for r in check_character_table(character_table(quaternion()))][:3]
+    [('characters:count', 'pass'), ('characters:degrees', 'pass'), ('characters:sum-of-squares', 'pass')]
+    """
+    G = table.group
+    N = G.order
+    r_rows, r_cls = len(table.values), len(table.classes)
+    sizes = [c.size for c in table.classes]
+    out = []
+    out.append(_result("characters:count", "number of irreducibles = number of classes",
+                       r_cls, r_rows, r_rows == r_cls and sum(sizes) == N,
+                       f"class sizes add up to {sum(sizes)} (|G| = {N})"))
+    ident = next((k for k, c in enumerate(table.classes) if c.element_order == 1), 0)
+    at_one = [row[ident] for row in table.values]
+    wrong = sum(1 for v, d in zip(at_one, table.degrees) if not v == int(d))
+    out.append(_result("characters:degrees", "stated degrees = values at the identity", 0, wrong,
+                       wrong == 0 and len(table.degrees) == r_rows,
+                       "found = rows whose degree differs from chi(1)"))
+    sq = sum(int(d) ** 2 for d in table.degrees)
+    out.append(_result("characters:sum-of-squares", "sum_i chi_i(1)^2 = |G|", N, sq, sq == N))
+    nd = [int(d) for d in table.degrees if d <= 0 or N % int(d)]
+    out.append(_result("characters:degrees-divide", "every chi_i(1) divides |G|", 0, len(nd),
+                       not nd, f"degrees not dividing {N}: {nd}" if nd else f"|G| = {N}"))
+    # row orthogonality, exactly
+    E, gram = _row_gram(table)
+    expected = np.zeros_like(gram)
+    expected[np.arange(r_rows), np.arange(r_rows), 0] = N
+    bad_pairs = np.argwhere((gram != expected).any(axis=-1))
+    bad = int(sum(1 for i, j in bad_pairs if i <= j))
+    out.append(_result("characters:row-orthogonality",
+                       "sum_k |C_k| chi_i(z_k) conj(chi_j(z_k)) = |G| delta_ij", 0, bad, bad == 0,
+                       f"exact in Q(zeta_{E}); found = failing pairs i <= j"
+                       + (f"; first: rows {bad_pairs[0][0] + 1} and {bad_pairs[0][1] + 1}"
+                          if bad else "")))
+    bad, first = _column_gram_failures(table) if r_rows == r_cls else (r_cls, "not square")
+    out.append(_result("characters:column-orthogonality",
+                       "sum_i chi_i(z_k) conj(chi_i(z_l)) = delta_kl |G|/|C_k|", 0, bad,
+                       bad == 0, "exact; found = failing pairs k <= l"
+                       + (f"; first: {first}" if bad else "")))
+    # Frobenius-Schur: count involutions (and the identity) on the elements
+    st_fs = "sum_i nu(chi_i) chi_i(1) = #{g : g^2 = 1}"
+    try:
+        G.check_enumerable("counting square roots of 1")
+        E_arr = G.element_arrays
+        roots = int((np.take_along_axis(E_arr, E_arr, axis=1)
+                     == np.arange(G.degree)[None, :]).all(axis=1).sum())
+    except TooLargeError as e:
+        out.append(_skipped("characters:frobenius-schur", st_fs, None, str(e)))
+    else:
+        fs = sum(int(v) * int(d) for v, d in zip(table.indicators, table.degrees))
+        out.append(_result("characters:frobenius-schur", st_fs, roots, fs, fs == roots,
+                           f"right side counted on all {N} elements"))
+    # indicators recomputed from values and power maps
+    from metasym.representations.cyclotomic import Cyclotomic
+
+    squares = [pm[2 % len(pm)] for pm in table.power_maps]
+    wrong = 0
+    for i, row in enumerate(table.values):
+        total = Cyclotomic.integer(0)
+        for k in range(r_cls):
+            total = total + row[squares[k]] * sizes[k]
+        if not (total.is_rational and int(total) == N * int(table.indicators[i])):
+            wrong += 1
+    out.append(_result("characters:indicators",
+                       "nu(chi_i) = (1/|G|) sum_k |C_k| chi_i(z_k^2) in {1, 0, -1}", 0, wrong,
+                       wrong == 0 and all(v in (-1, 0, 1) for v in table.indicators),
+                       "found = rows whose stated indicator differs"))
+    return out
+
+
+def _class_character(rep: Any, classes: Any) -> tuple[list[Any], str]:
+    """A representation's character read at the class representatives: exact integers
+    for permutation (and integral) representations, else rounded floats with the
+    rounding error named."""
+    from metasym.representations.linear import LinearRepresentation
+
+    if isinstance(rep, GroupAction):
+        rep = PermutationRepresentation(rep)
+    if isinstance(rep, PermutationRepresentation):
+        chi = rep.character()
+        return [int(chi[c.index]) for c in classes], "exact (fixed points)"
+    if isinstance(rep, LinearRepresentation):
+        chi = rep.character()
+        vals = np.array([chi[c.index] for c in classes], dtype=np.float64)
+        err = float(np.abs(vals - np.round(vals)).max(initial=0.0))
+        if err > 1e-6:
+            raise MismatchError(f"character values are not integers (error {err:.3g}): "
+                                "this check needs an integer-valued character")
+        return [int(round(v)) for v in vals], f"float traces, rounding error {err:.3g}"
+    raise MismatchError(f"cannot read a character from {type(rep).__name__}")
+
+
+def check_hom_dimension(rep_in: Any, rep_out: Any, table: Any = None) -> list[CheckResult]:
+    r""":math:`\dim \mathrm{Hom}_G(V, W)` three ways: the character formula
+    :math:`\frac1{|G|}\sum_g \chi_V(g)\overline{\chi_W(g)}` (over classes), the
+    multiplicities of the irreducibles :math:`\sum_i \langle\chi_V,\chi_i\rangle
+    \langle\chi_W,\chi_i\rangle`, and an independent nullspace
+    (:func:`~metasym.representations.linear.equivariant_basis`; skipped above
+    :data:`NULLITY_LIMIT` unknowns). ``rep_in``/``rep_out`` are group actions,
+    permutation or linear representations with integer characters.
+    """
+    from metasym.representations.characters import character_table
+    from metasym.representations.linear import equivariant_basis
+
+    G = rep_in.group
+    if rep_out.group != G:
+        raise MismatchError(f"representations of different groups: {G.spec} and "
+                            f"{rep_out.group.spec}")
+    st_f = "dim Hom_G(V, W) = (1/|G|) sum_g chi_V(g) conj(chi_W(g))"
+    st_m = "dim Hom_G(V, W) = sum_i <chi_V, chi_i> <chi_W, chi_i>"
+    try:
+        T = character_table(G) if table is None else table
+        chi_v, how_v = _class_character(rep_in, T.classes)
+        chi_w, how_w = _class_character(rep_out, T.classes)
+    except TooLargeError as e:
+        return [_skipped("hom-dimension=characters", st_f, None, str(e)),
+                _skipped("hom-dimension=irreducibles", st_m, None, str(e))]
+    m, n = rep_out.degree, rep_in.degree
+    if m * n > NULLITY_LIMIT:
+        nullity, method = None, f"{m * n} unknowns > {NULLITY_LIMIT}: no nullspace"
+    else:
+        B = equivariant_basis(rep_in, rep_out)
+        nullity, method = B.dimension, B.method
+    formula = T.inner_product(chi_v, chi_w)
+    mv, mw = T.decompose(chi_v), T.decompose(chi_w)
+    via_irr = sum(a * b for a, b in zip(mv, mw))
+    detail = f"characters: {how_v}, {how_w}; nullspace: {method}"
+    if nullity is None:
+        return [_skipped("hom-dimension=characters", st_f, formula, detail),
+                _result("hom-dimension=irreducibles", st_m, formula, via_irr,
+                        via_irr == formula, f"multiplicities {mv} and {mw}")]
+    return [_result("hom-dimension=characters", st_f, nullity, formula, formula == nullity,
+                    detail),
+            _result("hom-dimension=irreducibles", st_m, nullity, via_irr, via_irr == nullity,
+                    f"multiplicities {mv} and {mw}")]
+
+
+def check_characters(in_action: Any, out_action: Any) -> list[CheckResult]:
+    """The character-table checks of :func:`check_character_table` for the group of the
+    actions, then :func:`check_hom_dimension` for the pair (all skipped, with the reason,
+    when the table is not computed for a group this large)."""
+    from metasym.representations.characters import character_table
+
+    a_in, a_out = _pair(in_action, out_action)
+    try:
+        T = character_table(a_in.group)
+    except TooLargeError as e:
+        return [_skipped("characters:table", "the character table is computed", None, str(e))]
+    return check_character_table(T) + check_hom_dimension(a_in, a_out, T)
