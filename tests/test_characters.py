@@ -322,3 +322,48 @@ def test_errors_are_metasym_errors():
     T = character_table(symmetric(3))
     with pytest.raises(MetasymError, match="not a character"):
         T.decompose([1, 0, 0])
+
+
+# ----- multiplicities of the irreducibles ------------------------------------------------------
+@given(st.data())
+def test_multiplicities_of_random_actions(data):
+    from metasym.representations import equivariant_basis
+    from metasym.representations.testing import group_actions
+
+    G = data.draw(finite_groups(max_degree=5, max_order=120))
+    a = data.draw(group_actions(G, max_degree=24))
+    b = data.draw(group_actions(G, max_degree=24))
+    T = character_table(G)
+    ma, mb = T.multiplicities(a), T.multiplicities(b)
+    assert sum(m * d for m, d in zip(ma, T.degrees)) == a.degree
+    assert ma[0] == a.n_orbits
+    # dim Hom_G = sum_i m_i m'_i, against an independent nullspace
+    if a.degree * b.degree <= 400:
+        assert equivariant_basis(a, b).dimension == sum(x * y for x, y in zip(ma, mb))
+    # linear representations built from the actions, read without enumeration
+    la = LinearRepresentation.from_permutation(a)
+    lb = LinearRepresentation.from_permutation(b)
+    assert T.multiplicities(la) == ma
+    assert T.multiplicities(la + lb) == [x + y for x, y in zip(ma, mb)]
+    assert T.multiplicities(la.dual()) == ma  # permutation characters are real
+
+
+def test_multiplicities_regular_and_float():
+    G = alternating(5)
+    T = character_table(G)
+    assert T.multiplicities(regular(G)) == list(T.degrees)
+    C5 = cyclic(5)
+    c, s = np.cos(2 * np.pi / 5), np.sin(2 * np.pi / 5)
+    rho = LinearRepresentation(C5, [[[c, -s], [s, c]]])
+    m = character_table(C5).multiplicities(rho)
+    assert sum(m) == 2 and m[0] == 0  # two conjugate complex characters
+    with pytest.raises(MetasymError, match="not of"):
+        T.multiplicities(natural(cyclic(5)))
+
+
+def test_cli_decompose(capsys):
+    code, out, _ = run(capsys, "characters", "symmetric:4", "--decompose", "natural",
+                       "--json")
+    info = json.loads(out)
+    assert info["decompositions"] == [{"action": "natural", "degree": 4,
+                                       "multiplicities": [1, 0, 0, 1, 0]}]

@@ -18,6 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", help="group spec, e.g. alternating:5 or "
                    "'perm:11:(0 1 2 3 4 5 6 7 8 9 10);(2 6 10 7)(3 9 4 5)'")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--decompose", metavar="ACTION", action="append", default=[],
+                   help="multiplicities of the irreducibles in the permutation "
+                   "representation of an action spec (natural, regular, tensor(natural,"
+                   "natural), ...); repeatable")
     p.add_argument("--check", action="store_true",
                    help="also check orthogonality and the other theorems (exit 1 on failure)")
     p.set_defaults(func=run_characters)
@@ -38,8 +42,18 @@ def run_characters(args: argparse.Namespace) -> int:
 
         checks = check_character_table(T)
     failed = bool(checks) and any(r.failed for r in checks)
+    decomposed = []
+    if args.decompose:
+        from metasym.groups import parse_action
+
+        for spec in args.decompose:
+            action = parse_action(spec, G)
+            decomposed.append({"action": action.spec, "degree": action.degree,
+                               "multiplicities": T.multiplicities(action)})
     if args.json:
         info = T.to_json()
+        if decomposed:
+            info["decompositions"] = decomposed
         if checks is not None:
             info["checks"] = [r.to_dict() for r in checks]
         print_json(info)
@@ -58,6 +72,10 @@ def run_characters(args: argparse.Namespace) -> int:
     print("indicators  " + "  ".join(f"X.{i + 1}:{kind[v]}" for i, v in
                                       enumerate(T.indicators)))
     print("values: E(n) = exp(2 pi i/n)")
+    for d in decomposed:
+        terms = " + ".join(f"{m}*X.{i + 1}" if m > 1 else f"X.{i + 1}"
+                           for i, m in enumerate(d["multiplicities"]) if m)
+        print(f"{d['action']} (degree {d['degree']}) = {terms}")
     if checks is not None:
         for r in checks:
             print(f"  {r.status:<7} {r.name:<34} expected {r.expected!s:<8} found {r.found!s}")

@@ -360,6 +360,58 @@ class CharacterTable:
         P.setflags(write=False)
         return E, P
 
+    def multiplicities(self, rep: Any) -> list[int]:
+        r"""How often each irreducible occurs in a representation:
+        :math:`m_i = \langle\chi_\rho, \chi_i\rangle`.
+
+        ``rep`` is a :class:`~metasym.groups.GroupAction`,
+        :class:`~metasym.representations.PermutationRepresentation` or
+        :class:`~metasym.representations.LinearRepresentation` of this group. Its
+        character is read at the class representatives only: fixed points for actions;
+        for linear representations :math:`\mathrm{tr}\,\rho(z_k)` with :math:`\rho(z_k)`
+        multiplied along a word in the generators (no enumeration). Exact for rational
+        representations; for float ones the multiplicities are rounded and must lie
+        within ``1e-6`` of integers (else :class:`~metasym.errors.MetasymError`).
+
+        Examples
+        --------
+        >>> from metasym.groups import symmetric, natural
+        >>> T = character_table(symmetric(4))
+        >>> T.multiplicities(natural(symmetric(4)))        # trivial + standard
+        [1, 0, 0, 1, 0]
+        """
+        from metasym.groups import GroupAction
+        from metasym.representations.linear import LinearRepresentation
+        from metasym.representations.permutation import PermutationRepresentation
+
+        if isinstance(rep, PermutationRepresentation):
+            rep = rep.action
+        if getattr(rep, "group", None) != self.group:
+            raise MetasymError(f"the representation is not of {self.group.spec}")
+        if isinstance(rep, GroupAction):
+            imgs = [rep.image(np.asarray(c.representative)) for c in self.classes]
+            chi = [int((np.asarray(a) == np.arange(rep.degree)).sum()) for a in imgs]
+            return self.decompose(chi)
+        if not isinstance(rep, LinearRepresentation):
+            raise MetasymError(f"cannot decompose a {type(rep).__name__}")
+        if rep.is_rational:
+            chi = [sum(np.diagonal(rep.element_matrix(np.asarray(c.representative),
+                                                      exact=True)))
+                   for c in self.classes]
+            from fractions import Fraction
+
+            if any(Fraction(x).denominator != 1 for x in chi):  # pragma: no cover
+                raise MetasymError("a character value is not an integer")
+            return self.decompose([int(x) for x in chi])
+        chi = np.array([np.trace(rep.element_matrix(np.asarray(c.representative),
+                                                    exact=False)) for c in self.classes])
+        X = self.complex_values()
+        m = (X.conj() * (chi * np.array(self.class_sizes))[None, :]).sum(axis=1) / self.order
+        err = float(np.abs(m - np.round(m.real)).max(initial=0.0))
+        if err > 1e-6 or (np.round(m.real) < 0).any():
+            raise MetasymError(f"multiplicities are not non-negative integers (error {err:.3g})")
+        return [int(x) for x in np.round(m.real)]
+
     def class_character(self, character: Sequence[Any]) -> list[Any]:
         """Values of a character given per element (in the order of
         ``group.element_arrays``) read at the class representatives."""

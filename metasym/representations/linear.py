@@ -291,6 +291,18 @@ class LinearRepresentation:
         construction (enumerates the group; see the class docstring)."""
         return self._element_matrices[self._group.element_index(g)]
 
+    def element_matrix(self, g: Any, *, exact: bool | None = None) -> np.ndarray:
+        r""":math:`\rho(g)` for one element ``g``, without enumerating the group: ``g`` is
+        written as a word in the generators by Schreier-Sims sifting and the generator
+        matrices are multiplied along it. An object array of Python ints/Fractions when
+        exact (default: when the representation is rational), else float64."""
+        exact = self.is_rational if exact is None else bool(exact)
+        if exact and not self.is_rational:
+            raise SpecError("exact=True needs a rational representation")
+        orders = [_perm_order(a) for a in self._group.generator_arrays]
+        (word,) = _words(self._group, [np.asarray(g, dtype=np.int64).reshape(-1)])
+        return _word_matrix(word, self._mats(exact), orders, exact, self.degree)
+
     def character(self) -> np.ndarray:
         r""":math:`\mathrm{tr}\,\rho(g)` for every element, float64, in the order of
         ``group.element_arrays``."""
