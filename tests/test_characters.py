@@ -367,3 +367,26 @@ def test_cli_decompose(capsys):
     info = json.loads(out)
     assert info["decompositions"] == [{"action": "natural", "degree": 4,
                                        "multiplicities": [1, 0, 0, 1, 0]}]
+
+
+def test_modular_helpers():
+    from metasym.representations.cyclotomic import (
+        is_prime,
+        matmul_mod,
+        primitive_root_of_unity,
+        reduction_bound,
+    )
+
+    rng = np.random.default_rng(0)
+    for p in (13, 2**31 - 1, 4294967291):  # the last two need the 16-bit split
+        a = rng.integers(0, p, size=(7, 40), dtype=np.int64)
+        b = rng.integers(0, p, size=(40, 5), dtype=np.int64)
+        exact = (a.astype(object) @ b.astype(object)) % p
+        assert (matmul_mod(a, b, p) == exact.astype(np.int64)).all()
+    assert [n for n in range(30) if is_prime(n)] == [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]
+    assert is_prime(4294967291) and not is_prime(4294967297)
+    w = primitive_root_of_unity(12, 13)
+    assert pow(w, 12, 13) == 1 and all(pow(w, k, 13) != 1 for k in (1, 2, 3, 4, 6))
+    assert reduction_bound(1) == 1 and reduction_bound(5) == 1
+    # zeta_105^t can need coordinate 2 (Phi_105 has a coefficient -2)
+    assert reduction_bound(105) >= 2

@@ -58,7 +58,12 @@ import numpy as np
 from metasym.errors import MetasymError, TooLargeError
 from metasym.groups import CONJUGACY_LIMIT, FiniteGroup
 from metasym.groups._perm import format_cycles
-from metasym.representations.cyclotomic import Cyclotomic
+from metasym.representations.cyclotomic import (
+    Cyclotomic,
+    is_prime,
+    matmul_mod,
+    primitive_root_of_unity,
+)
 
 __all__ = [
     "CharacterTable",
@@ -453,29 +458,6 @@ def _cyc(x: Any) -> Cyclotomic:
 
 
 # ----- arithmetic mod p -------------------------------------------------------------------
-def _is_prime(n: int) -> bool:
-    if n < 2:
-        return False
-    for q in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):
-        if n % q == 0:
-            return n == q
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d //= 2
-        s += 1
-    for a in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):  # deterministic below 3.3e24
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
-
-
 #: Smallest prime used: a random combination of class matrices then has distinct
 #: few repeated eigenvalues mod p (about ``r^2/(2p)`` expected collisions), so few splits.
 MIN_PRIME = 1_000
@@ -487,28 +469,9 @@ def _choose_prime(e: int, order: int, n_classes: int = 1) -> int:
     a repeated eigenvalue with probability below about 1/16)."""
     p = e + 1
     floor = max(MIN_PRIME, 8 * n_classes**2)
-    while p * p <= 4 * order or p <= floor or not _is_prime(p):
+    while p * p <= 4 * order or p <= floor or not is_prime(p):
         p += e
     return p
-
-
-def _primitive_root_of_unity(e: int, p: int) -> int:
-    """An element of multiplicative order exactly ``e`` in F_p (``e | p-1``)."""
-    qs = [q for q in range(2, int(math.isqrt(p - 1)) + 2) if (p - 1) % q == 0 and _is_prime(q)]
-    if _is_prime(p - 1):
-        qs.append(p - 1)
-    m, rest = p - 1, []
-    for q in qs:
-        if m % q == 0:
-            rest.append(q)
-            while m % q == 0:
-                m //= q
-    if m > 1:
-        rest.append(m)
-    for g in range(2, p):
-        if all(pow(g, (p - 1) // q, p) != 1 for q in rest):
-            return pow(g, (p - 1) // e, p)
-    return 1  # p = 2: e = 1
 
 
 def _rref(M: np.ndarray, p: int) -> tuple[np.ndarray, list[int]]:
@@ -637,8 +600,8 @@ def _split(B: np.ndarray, piv: list[int], A: np.ndarray, p: int) -> list[tuple[n
     if len(roots) == k:  # distinct eigenvalues: every eigenspace is a line
         Y = _hessenberg_eigenvectors(H, roots, p)
         if Y is not None:
-            C = _matmul_mod(T, Y, p).T  # rows: left eigenvectors of R
-            return [_rref(_matmul_mod(C[t:t + 1], B, p), p) for t in range(k)]
+            C = matmul_mod(T, Y, p).T  # rows: left eigenvectors of R
+            return [_rref(matmul_mod(C[t:t + 1], B, p), p) for t in range(k)]
     spaces, total = [], 0
     for lam in roots:
         C = _left_nullspace((R - lam * np.eye(k, dtype=np.int64)) % p, p)
@@ -771,7 +734,7 @@ def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
     X = np.array(degrees, dtype=np.int64)[:, None] * W % p * inv_sizes[None, :] % p
 
     # exact values from the eigenvalue multiplicities
-    z = _primitive_root_of_unity(e, p)
+    z = primitive_root_of_unity(e, p)
     values: list[list[Cyclotomic]] = [[None] * r for _ in range(r)]  # type: ignore[list-item]
     for k in range(r):
         o = orders[k]
@@ -779,7 +742,7 @@ def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
         jt = np.outer(np.arange(o), np.arange(o)) % o
         F = np.array([pow(zo, (o - x) % o, p) for x in range(o)], dtype=np.int64)[jt]
         chi_pow = X[:, power_maps[k]]  # (r, o): chi(z_k^j)
-        m = _matmul_mod(chi_pow, F, p) * pow(o, -1, p) % p  # m[i, t]
+        m = matmul_mod(chi_pow, F, p) * pow(o, -1, p) % p  # m[i, t]
         deg = np.array(degrees)[:, None]
         if (m > deg).any() or not (m.sum(axis=1) == deg[:, 0]).all():
             raise ArithmeticError(f"eigenvalue multiplicities out of range at class {k}")
@@ -812,13 +775,6 @@ def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
 @lru_cache(maxsize=100_000)
 def _from_roots(o: int, m: tuple[int, ...]) -> Cyclotomic:
     return Cyclotomic.from_roots(o, m)
-
-
-def _matmul_mod(a: np.ndarray, b: np.ndarray, p: int) -> np.ndarray:
-    """``a @ b mod p`` without int64 overflow (exact Python integers when needed)."""
-    if a.shape[1] * (p - 1) ** 2 < 2**63:
-        return (a @ b) % p
-    return (a.astype(object) @ b.astype(object) % p).astype(np.int64)
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -24,7 +24,8 @@ from functools import cache, lru_cache
 import numpy as np
 
 __all__ = ["Cyclotomic", "cyclotomic_polynomial", "reduce_power_basis", "embed_power_basis",
-           "euler_phi"]
+           "euler_phi", "is_prime", "primitive_root_of_unity", "matmul_mod", "reduction_bound",
+           "evaluation_matrix"]
 
 
 @cache
@@ -364,3 +365,106 @@ class Cyclotomic:
         for k, c in enumerate(self._c):
             out[(a * k) % n] += c
         return Cyclotomic(n, reduce_power_basis(out, n))
+
+
+# ----- arithmetic modulo a prime ----------------------------------------------------------------
+def is_prime(n: int) -> bool:
+    """Whether ``n`` is prime (deterministic Miller-Rabin below 3.3e24)."""
+    if n < 2:
+        return False
+    for q in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):
+        if n % q == 0:
+            return n == q
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    for a in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):  # deterministic below 3.3e24
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def primitive_root_of_unity(e: int, p: int) -> int:
+    """An element of multiplicative order exactly ``e`` in F_p (``e | p-1``)."""
+    qs = [q for q in range(2, int(math.isqrt(p - 1)) + 2) if (p - 1) % q == 0 and is_prime(q)]
+    if is_prime(p - 1):
+        qs.append(p - 1)
+    m, rest = p - 1, []
+    for q in qs:
+        if m % q == 0:
+            rest.append(q)
+            while m % q == 0:
+                m //= q
+    if m > 1:
+        rest.append(m)
+    for g in range(2, p):
+        if all(pow(g, (p - 1) // q, p) != 1 for q in rest):
+            return pow(g, (p - 1) // e, p)
+    return 1  # p = 2: e = 1
+
+
+def matmul_mod(a: np.ndarray, b: np.ndarray, p: int) -> np.ndarray:
+    """``a @ b mod p`` for int64 arrays with entries in ``[0, p)``, exact for ``p < 2^32``:
+    each operand is split into 16-bit halves so that no partial sum overflows int64
+    (inner dimension up to 2^31)."""
+    a = np.asarray(a, dtype=np.int64) % p
+    b = np.asarray(b, dtype=np.int64) % p
+    if a.shape[-1] * (p - 1) ** 2 < 2**63:
+        return (a @ b) % p
+    if p >= 2**32:
+        return (a.astype(object) @ b.astype(object) % p).astype(np.int64)
+    a1, a0 = a >> 16, a & 0xFFFF
+    b1, b0 = b >> 16, b & 0xFFFF
+    hi = (a1 @ b1) % p
+    mid = ((a1 @ b0) % p + (a0 @ b1) % p) % p
+    lo = (a0 @ b0) % p
+    s16 = (1 << 16) % p
+    s32 = (1 << 32) % p
+    return ((hi * s32) % p + (mid * s16) % p + lo) % p
+
+
+@cache
+def reduction_bound(n: int) -> int:
+    r"""The largest absolute power-basis coordinate of :math:`\zeta_n^t`,
+    :math:`0 \le t < n`: reducing an integer combination of roots with coefficients of
+    total absolute value ``B`` gives coordinates of absolute value at most ``B`` times
+    this."""
+    phi = cyclotomic_polynomial(n)
+    deg = len(phi) - 1
+    cur = np.zeros(deg, dtype=np.int64)
+    if deg:
+        cur[0] = 1
+    best = 1
+    for _ in range(n):
+        top = cur[-1] if deg else 0
+        nxt = np.zeros(deg, dtype=np.int64)
+        nxt[1:] = cur[:-1]
+        nxt -= top * phi[:deg]  # x * x^t: shift, replace x^deg by -(Phi - x^deg)
+        cur = nxt
+        best = max(best, int(np.abs(cur).max(initial=0)))
+    return best
+
+
+def evaluation_matrix(n: int, E: int, q: int, omega: int, exponents: np.ndarray) -> np.ndarray:
+    r"""``V[j, t] =`` :math:`\omega^{(E/n)\,j\,t_s}` mod ``q``: multiplying power-basis
+    coordinates in :math:`\mathbb{Q}(\zeta_n)` (``n | E``) by ``V`` evaluates them at
+    :math:`\zeta_E \mapsto \omega^{t_s}` (``omega`` of order ``E`` mod ``q``), for each
+    exponent :math:`t_s` in ``exponents``: a ring homomorphism
+    :math:`\mathbb{Z}[\zeta_E] \to \mathbb{F}_q` when :math:`t_s` is coprime to ``E``."""
+    step = E // n
+    j = np.arange(euler_phi(n), dtype=np.int64)
+    powers = (step * j[:, None] * np.asarray(exponents, dtype=np.int64)[None, :]) % E
+    table = np.empty(E, dtype=np.int64)
+    x = 1
+    for t in range(E):
+        table[t] = x
+        x = x * omega % q
+    return table[powers]

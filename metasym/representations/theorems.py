@@ -623,112 +623,97 @@ def run_checks(in_action: Any, out_action: Any, *, seed: int = 0) -> list[CheckR
 
 
 # ----- (g) character theory ----------------------------------------------------------------------
-def _ring(value: Any, L: int) -> np.ndarray:
-    """A :class:`Cyclotomic` (conductor dividing ``L``) as a vector of the group ring
-    :math:`\\mathbb{Z}[C_L]` (coefficient of :math:`\\zeta_L^t` at ``t``)."""
-    out = np.zeros(L, dtype=np.int64)
-    step = L // value.conductor
-    out[np.arange(len(value.coefficients)) * step] = value.coefficients
-    return out
+class _Evaluated:
+    r"""A character table's values mapped to :math:`\mathbb{F}_q` by every embedding
+    :math:`\zeta_E \mapsto \omega^t` (``t`` coprime to ``E``, ``E`` the lcm of the
+    conductors, ``q`` a prime :math:`\equiv 1 \pmod E`), and the L1 norms of the values'
+    power-basis coordinates, which bound the coordinates of any sum of products.
+
+    An element ``v`` of :math:`\mathbb{Z}[\zeta_E]` is zero iff all its images vanish
+    *and* its power-basis coordinates are smaller than ``q/2`` (the images determine the
+    coordinates mod ``q``: :math:`\Phi_E` splits into distinct linear factors mod ``q``).
+    :meth:`gram` picks ``q`` above twice the proven bound, so its comparisons are exact.
+    """
+
+    def __init__(self, table: Any) -> None:
+        import math as _m
+
+        self.table = table
+        self.E = _m.lcm(1, *(v.conductor for row in table.values for v in row))
+        self.L1 = np.array([[sum(abs(c) for c in v.coefficients) for v in row]
+                            for row in table.values], dtype=np.int64).reshape(
+            len(table.values), len(table.classes))
+
+    def images(self, q: int, conjugate: bool) -> np.ndarray:
+        """``(rows, classes, phi(E))`` images mod ``q`` (of the conjugates if asked)."""
+        from metasym.representations.cyclotomic import (
+            evaluation_matrix,
+            matmul_mod,
+            primitive_root_of_unity,
+        )
+
+        E = self.E
+        omega = primitive_root_of_unity(E, q)
+        ts = np.array([t for t in range(1, E + 1) if np.gcd(t, E) == 1], dtype=np.int64) % E
+        exps = (-ts) % E if conjugate else ts
+        r, c = self.L1.shape
+        out = np.zeros((r, c, ts.size), dtype=np.int64)
+        by_n: dict[int, list[tuple[int, int]]] = {}
+        for i, row in enumerate(self.table.values):
+            for k, v in enumerate(row):
+                by_n.setdefault(v.conductor, []).append((i, k))
+        for n, where in by_n.items():
+            coords = np.array([self.table.values[i][k].coefficients for i, k in where],
+                              dtype=np.int64) % q
+            idx = tuple(np.array(where).T)
+            out[idx] = matmul_mod(coords, evaluation_matrix(n, E, q, omega, exps), q)
+        return out
+
+    def prime(self, bound: int) -> int:
+        """Smallest prime ``q = 1 (mod E)`` above ``2 * bound``."""
+        from metasym.representations.cyclotomic import is_prime
+
+        q = self.E + 1
+        while q <= 2 * bound or not is_prime(q):
+            q += self.E
+        return q
 
 
-def _conj_ring(v: np.ndarray) -> np.ndarray:
-    return v[..., (-np.arange(v.shape[-1])) % v.shape[-1]]
+def _orthogonality(table: Any) -> tuple[tuple[int, str], tuple[int, str], str]:
+    r"""Failures of row and column orthogonality, exactly (see :class:`_Evaluated`):
+    ``((bad rows, first), (bad columns, first), how)``."""
+    from metasym.representations.cyclotomic import matmul_mod, reduction_bound
 
-
-def _cyclic_dot(A: np.ndarray, B: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    r"""``out[i, j] = sum_c w_c A[i, c] * B[j, c]`` with ``*`` the product of
-    :math:`\mathbb{Z}[C_L]` (cyclic convolution over the last axis); exact integers."""
-    r1, C, L = A.shape
-    Aw = A if weights is None else A * weights[None, :, None]
-    out = np.zeros((r1, B.shape[0], L), dtype=np.int64)
-    flat = Aw.reshape(r1, C * L)
-    for s in range(L):
-        idx = (s - np.arange(L)) % L
-        out[:, :, s] = flat @ B[:, :, idx].reshape(B.shape[0], C * L).T
-    return out
-
-
-def _column_groups(table: Any) -> dict[int, list[int]]:
-    """Columns grouped by the lcm of the conductors of their values."""
-    import math as _m
-
-    groups: dict[int, list[int]] = {}
-    for k in range(len(table.classes)):
-        L = _m.lcm(1, *(row[k].conductor for row in table.values))
-        groups.setdefault(L, []).append(k)
-    return groups
-
-
-def _row_gram(table: Any):
-    r""":math:`\sum_k |C_k| \chi_i(z_k)\overline{\chi_j(z_k)}` for all ``i, j``, exactly:
-    ``(E, coords)`` with ``coords[i, j]`` the power-basis coordinates in
-    :math:`\mathbb{Q}(\zeta_E)`."""
-    import math as _m
-
-    from metasym.representations.cyclotomic import embed_power_basis, reduce_power_basis
-
-    groups = _column_groups(table)
-    E = _m.lcm(1, *groups)
-    r = len(table.values)
-    total = None
-    for L, cols in groups.items():
-        V = np.array([[_ring(row[k], L) for k in cols] for row in table.values],
-                     dtype=np.int64).reshape(r, len(cols), L)
-        w = np.array([table.classes[k].size for k in cols], dtype=np.int64)
-        part = embed_power_basis(reduce_power_basis(_cyclic_dot(V, _conj_ring(V), w), L), L, E)
-        total = part if total is None else total + part
-    return E, total
-
-
-def _column_gram_failures(table: Any) -> tuple[int, str]:
-    r"""Pairs of columns breaking :math:`\sum_i \chi_i(z_k)\overline{\chi_i(z_l)} =
-    \delta_{kl} |G|/|C_k|`, exactly (each pair in its own cyclotomic field)."""
-    import math as _m
-
-    from metasym.representations.cyclotomic import reduce_power_basis
-
-    groups = _column_groups(table)
-    order = table.group.order
-    r = len(table.classes)
-    Ls = [0] * r
-    cols: list[np.ndarray] = [np.zeros(0)] * r
-    for L, ks in groups.items():
-        for k in ks:
-            Ls[k] = L
-            cols[k] = np.array([_ring(row[k], L) for row in table.values],
-                               dtype=np.int64).reshape(len(table.values), L)
-    bad, first = 0, ""
-    by_L: dict[int, list[tuple[int, int]]] = {}
-    for k in range(r):
-        for m in range(k, r):
-            by_L.setdefault(_m.lcm(Ls[k], Ls[m]), []).append((k, m))
-    for L, pairs in by_L.items():
-        involved = sorted({k for pair in pairs for k in pair})
-        where = {k: t for t, k in enumerate(involved)}
-        lifted = np.zeros((len(table.values), len(involved), L), dtype=np.int64)
-        for k in involved:
-            lifted[:, where[k], ::L // Ls[k]] = cols[k]
-        conj = _conj_ring(lifted)
-        for lo in range(0, len(pairs), 512):
-            chunk = pairs[lo:lo + 512]
-            A = lifted[:, [where[k] for k, _ in chunk]]
-            B = conj[:, [where[m] for _, m in chunk]]
-            out = np.zeros((len(chunk), L), dtype=np.int64)
-            for s in range(L):
-                idx = (s - np.arange(L)) % L
-                out[:, s] = np.einsum("ipa,ipa->p", A, B[:, :, idx])
-            red = reduce_power_basis(out, L)
-            for (k, m), coords in zip(chunk, red):
-                size = table.classes[k].size
-                if k == m:
-                    ok = order % size == 0 and coords[0] == order // size
-                else:
-                    ok = coords[0] == 0
-                if not ok or (coords[1:] != 0).any():
-                    bad += 1
-                    first = first or f"columns {k + 1} and {m + 1}"
-    return bad, first
+    ev = _Evaluated(table)
+    N = table.group.order
+    sizes = np.array([c.size for c in table.classes], dtype=np.int64)
+    C = reduction_bound(ev.E)
+    row_bound = int(((ev.L1 * sizes[None, :]) @ ev.L1.T).max(initial=0)) * C + N
+    col_bound = int((ev.L1.T @ ev.L1).max(initial=0)) * C + N
+    q = ev.prime(max(row_bound, col_bound, ev.E))
+    A, B = ev.images(q, False), ev.images(q, True)
+    r, k, npts = A.shape
+    # rows: sum_k |C_k| chi_i(z_k) conj(chi_j(z_k)) = N delta_ij
+    want = (N % q) * np.eye(r, dtype=np.int64)
+    bad_rows = np.zeros((r, r), dtype=bool)
+    for t in range(npts):
+        S = matmul_mod(A[:, :, t] * (sizes % q)[None, :] % q, B[:, :, t].T, q)
+        bad_rows |= S != want
+    # columns: sum_i chi_i(z_k) conj(chi_i(z_l)) = delta_kl N / |C_k|
+    wantc = np.zeros((k, k), dtype=np.int64)
+    integral = N % sizes == 0
+    wantc[np.arange(k), np.arange(k)] = np.where(integral, N // sizes, 0) % q
+    bad_cols = np.zeros((k, k), dtype=bool)
+    bad_cols[np.arange(k), np.arange(k)] = ~integral
+    for t in range(npts):
+        bad_cols |= matmul_mod(A[:, :, t].T, B[:, :, t], q) != wantc
+    out = []
+    for M in (bad_rows, bad_cols):
+        pairs = [(i, j) for i, j in np.argwhere(M) if i <= j]
+        out.append((len(pairs), f"{pairs[0][0] + 1} and {pairs[0][1] + 1}" if pairs else ""))
+    how = (f"exact in Q(zeta_{ev.E}): images under all {npts} embeddings into F_{q}, "
+           f"q > twice the coordinate bound")
+    return out[0], out[1], how
 
 
 def check_character_table(table: Any) -> list[CheckResult]:
@@ -750,9 +735,12 @@ def check_character_table(table: Any) -> list[CheckResult]:
        :math:`\frac1{|G|}\sum_k |C_k|\chi_i(z_k^2)` recomputed from the values and
        the power maps.
 
-    Products are taken in the group ring :math:`\mathbb{Z}[C_L]` (cyclic convolution of
-    integer vectors) and reduced modulo the cyclotomic polynomial :math:`\Phi_L`, so every
-    comparison is exact. ``found`` is the number of failing items (rows, pairs), or the
+    Orthogonality is decided exactly: every value is mapped to :math:`\mathbb{F}_q` by all
+    :math:`\varphi(E)` embeddings :math:`\zeta_E \mapsto \omega^t` (``E`` the lcm of the
+    conductors, ``q`` a prime :math:`\equiv 1 \pmod E` chosen above twice a proven bound on
+    the power-basis coordinates of the sums), where the sums are matrix products mod ``q``:
+    :math:`O(r^3\varphi(E))` operations. A sum equals its claimed integer iff all its images
+    do. ``found`` is the number of failing items (rows, pairs), or the
     compared figure.
 
     Examples
@@ -781,22 +769,19 @@ def check_character_table(table: Any) -> list[CheckResult]:
     nd = [int(d) for d in table.degrees if d <= 0 or N % int(d)]
     out.append(_result("characters:degrees-divide", "every chi_i(1) divides |G|", 0, len(nd),
                        not nd, f"degrees not dividing {N}: {nd}" if nd else f"|G| = {N}"))
-    # row orthogonality, exactly
-    E, gram = _row_gram(table)
-    expected = np.zeros_like(gram)
-    expected[np.arange(r_rows), np.arange(r_rows), 0] = N
-    bad_pairs = np.argwhere((gram != expected).any(axis=-1))
-    bad = int(sum(1 for i, j in bad_pairs if i <= j))
+    # row and column orthogonality, exactly
+    if r_rows == r_cls:
+        (bad, first), (badc, firstc), how = _orthogonality(table)
+    else:
+        bad, first, badc, firstc, how = r_rows, "not square", r_cls, "not square", ""
     out.append(_result("characters:row-orthogonality",
                        "sum_k |C_k| chi_i(z_k) conj(chi_j(z_k)) = |G| delta_ij", 0, bad, bad == 0,
-                       f"exact in Q(zeta_{E}); found = failing pairs i <= j"
-                       + (f"; first: rows {bad_pairs[0][0] + 1} and {bad_pairs[0][1] + 1}"
-                          if bad else "")))
-    bad, first = _column_gram_failures(table) if r_rows == r_cls else (r_cls, "not square")
+                       f"{how}; found = failing pairs i <= j"
+                       + (f"; first: rows {first}" if bad else "")))
     out.append(_result("characters:column-orthogonality",
-                       "sum_i chi_i(z_k) conj(chi_i(z_l)) = delta_kl |G|/|C_k|", 0, bad,
-                       bad == 0, "exact; found = failing pairs k <= l"
-                       + (f"; first: {first}" if bad else "")))
+                       "sum_i chi_i(z_k) conj(chi_i(z_l)) = delta_kl |G|/|C_k|", 0, badc,
+                       badc == 0, f"{how}; found = failing pairs k <= l"
+                       + (f"; first: columns {firstc}" if badc else "")))
     # Frobenius-Schur: count involutions (and the identity) on the elements
     st_fs = "sum_i nu(chi_i) chi_i(1) = #{g : g^2 = 1}"
     try:
