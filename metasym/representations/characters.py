@@ -77,7 +77,7 @@ __all__ = [
 #: Largest group order whose character table is computed (the group is enumerated).
 CHARACTER_ORDER_LIMIT = CONJUGACY_LIMIT
 #: Largest number of conjugacy classes (the class coefficients are an r^3 array).
-CHARACTER_CLASS_LIMIT = 400
+CHARACTER_CLASS_LIMIT = 200
 
 
 @dataclass(frozen=True)
