@@ -259,6 +259,14 @@ def test_corrupted_tables_fail():
                                                     indicators=T.indicators[:-1]))
     Q = character_table(quaternion())
     assert "characters:frobenius-schur" in _failing(Q.replace(indicators=(1,) * 5))
+    # the Hom dimension read through a corrupted table's multiplicities fails too
+    G = alternating(5)
+    good = check_hom_dimension(natural(G), natural(G), T)
+    assert [r.status for r in good] == ["pass", "pass"]
+    values = [list(row) for row in T.values]
+    values[3][0], values[4][0] = values[4][0], values[3][0]  # degrees 4 and 5 swapped
+    bad = check_hom_dimension(natural(G), natural(G), T.replace(values=values))
+    assert bad[0].status == "pass" and bad[1].status == "fail"
 
 
 # ----- Hom dimension ------------------------------------------------------------------------------
@@ -273,6 +281,16 @@ def test_hom_dimension_linear_and_permutation():
     D = dihedral(5)
     for a, b in [(natural(D), regular(D)), (natural(D), natural(D))]:
         assert all(r.passed for r in check_hom_dimension(a, b))
+    # float representations with irrational characters (2 cos 72 degrees)
+    C5 = cyclic(5)
+    c, s = np.cos(2 * np.pi / 5), np.sin(2 * np.pi / 5)
+    rot = LinearRepresentation(C5, [[[c, -s], [s, c]]])
+    rot2 = LinearRepresentation(C5, [[[c, s], [-s, c]]])  # the same plane, other way round
+    for a, b, dim in [(rot, rot, 2), (rot, rot2, 2), (rot, natural(C5), 2),
+                      (rot, trivial(C5, 1), 0)]:
+        res = check_hom_dimension(a, b)
+        assert [r.status for r in res] == ["pass", "pass"], res
+        assert res[0].found == dim
 
 
 # ----- command line ------------------------------------------------------------------------------
