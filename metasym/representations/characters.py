@@ -172,7 +172,8 @@ class CharacterTable:
     Frobenius-Schur indicators and power maps.
 
     Built by :func:`character_table` (or directly from its parts, e.g. to test the
-    theorem checks on a corrupted table: no validation happens here).
+    theorem checks on a corrupted table: no validation happens here). Treat it as
+    immutable: :meth:`replace` makes a modified copy.
 
     Attributes
     ----------
@@ -767,9 +768,8 @@ def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
     S = np.tensordot(P[:, squares, :], sizes, axes=([1], [0]))  # (rows, phi(E))
     if (S[:, 1:] != 0).any() or (S[:, 0] % N).any() or (np.abs(S[:, 0]) > N).any():
         raise ArithmeticError("a Frobenius-Schur indicator is not in {-1, 0, 1}")
-    table.indicators = tuple(int(x) // N for x in S[:, 0])
-    table.seconds = time.perf_counter() - t0
-    return table
+    return table.replace(indicators=tuple(int(x) // N for x in S[:, 0]),
+                         seconds=time.perf_counter() - t0)
 
 
 @lru_cache(maxsize=100_000)
