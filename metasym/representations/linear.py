@@ -144,7 +144,8 @@ class LinearRepresentation:
     atol : float
         The tolerance used (``0.0`` for an exact check).
     validation : str
-        ``"exact"``, ``"float64"`` or ``"skipped"``.
+        ``"exact"``, ``"float64"``, ``"skipped"``, or ``"derived"`` for a representation
+        built by the algebra below from validated ones (valid by construction).
     validation_error : float or None
         Largest edge error found while validating.
 
@@ -379,7 +380,7 @@ class LinearRepresentation:
         if kind == "dual":  # rho*(s) = rho(s^-1)^T = (rho(s)^(ord s - 1))^T
             (a,) = parts
             mats = a._mats(exact)
-            return [_power(M, _perm_order(g) - 1, exact).T for M, g in
+            return [_inverse(M, _perm_order(g), exact).T for M, g in
                     zip(mats, self._group.generator_arrays)]
         if kind == "restrict":
             (a,) = parts
@@ -452,8 +453,8 @@ class LinearRepresentation:
 
     def dual(self) -> LinearRepresentation:
         r"""The dual (contragredient) :math:`\rho^*(g) = \rho(g^{-1})^\top`; for a
-        generator ``s`` of order ``o``, :math:`\rho(s)^{-1} = \rho(s)^{o-1}` (exact for
-        exact representations)."""
+        generator ``s`` of order ``o``, :math:`\rho(s)^{-1} = \rho(s)^{o-1}` exactly for
+        exact representations, a float64 matrix inverse otherwise."""
         return LinearRepresentation._derived(self._group, ("dual", (self,)), self.degree,
                                              self.exact, self.atol)
 
@@ -648,6 +649,12 @@ def _perm_order(g: np.ndarray) -> int:
     return out
 
 
+def _inverse(M: np.ndarray, order: int, exact: bool) -> np.ndarray:
+    """:math:`\\rho(s)^{-1}` for a generator of order ``order``: the exact power
+    :math:`\\rho(s)^{o-1}`, or a float64 inverse (no error growth with the order)."""
+    return _power(M, order - 1, True) if exact else np.linalg.inv(M)
+
+
 def _power(M: np.ndarray, e: int, exact: bool) -> np.ndarray:
     out = np.eye(M.shape[0], dtype=np.int64).astype(object if exact else np.float64)
     base = M
@@ -696,7 +703,7 @@ def _word_matrix(word: list[tuple[int, bool]], mats: list[np.ndarray], orders: l
                  exact: bool, d: int) -> np.ndarray:
     out = np.eye(d, dtype=np.int64).astype(object if exact else np.float64)
     for i, inv in word:
-        out = out @ (_power(mats[i], orders[i] - 1, exact) if inv else mats[i])
+        out = out @ (_inverse(mats[i], orders[i], exact) if inv else mats[i])
     return out
 
 
