@@ -477,7 +477,7 @@ class LinearRepresentation:
         Left cosets :math:`t_1 H, \dots, t_m H` (:math:`t_1 = 1`) are found by breadth-first
         search over the generators of ``G``, a coset recognised by its lexicographically
         least element (``H`` is enumerated: it must be small, see
-        :data:`INDUCTION_LIMIT`). For a generator ``s``, :math:`s t_i = t_j h` with
+        ``INDUCTION_LIMIT`` (1000)). For a generator ``s``, :math:`s t_i = t_j h` with
         :math:`h \in H`, and block ``(j, i)`` of :math:`\mathrm{Ind}\rho(s)` is
         :math:`\rho(h)` (``h`` written as a word in ``H``'s generators)."""
         if not isinstance(group, FiniteGroup):

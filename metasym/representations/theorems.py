@@ -848,7 +848,7 @@ def check_hom_dimension(rep_in: Any, rep_out: Any, table: Any = None, *,
     multiplicities of the irreducibles :math:`\sum_i \langle\chi_V,\chi_i\rangle
     \langle\chi_W,\chi_i\rangle`, and an independent nullspace
     (:func:`~metasym.representations.linear.equivariant_basis`; skipped above
-    :data:`NULLITY_LIMIT` unknowns). ``rep_in``/``rep_out`` are group actions,
+    ``NULLITY_LIMIT`` unknowns). ``rep_in``/``rep_out`` are group actions,
     permutation or linear representations. Characters are read at class representatives
     (no enumeration): exact for actions and rational representations; for float
     representations the formula is evaluated in float64 and must be within ``atol`` of
