@@ -408,3 +408,21 @@ def test_modular_helpers():
     assert reduction_bound(1) == 1 and reduction_bound(5) == 1
     # zeta_105^t can need coordinate 2 (Phi_105 has a coefficient -2)
     assert reduction_bound(105) >= 2
+
+
+@pytest.mark.parametrize("big, small", [("rotoflips:6", "dihedral:4"),
+                                        ("translations:6x6", "abelian:6x6")])
+def test_same_group_on_many_points(big, small):
+    """Degree above 32 looks elements up by a Schreier-Sims base: the same abstract group
+    acting on more points has the same table (up to the order of rows and columns)."""
+    A, B = character_table(parse_group(big)), character_table(parse_group(small))
+    assert parse_group(big).degree > 32
+    assert A.degrees == B.degrees and sorted(A.indicators) == sorted(B.indicators)
+    if A.n_classes <= 8:
+        assert_table(A, [(c.element_order, c.size) for c in B.classes],
+                     [list(row) for row in B.values])
+    else:  # abelian: compare the multisets of values per element order
+        def profile(T):
+            return sorted((c.element_order, sorted(str(row[k]) for row in T.values))
+                          for k, c in enumerate(T.classes))
+        assert profile(A) == profile(B)
