@@ -233,3 +233,16 @@ def test_algebra_on_random_groups(G, which):
         ind = LinearRepresentation.from_permutation(natural(H)).induce(G)
         assert revalidated(ind).validation in ("exact", "float64")
         assert ind.degree == G.order // H.order * G.degree
+
+
+def test_equality_of_built_representations_is_structural():
+    big = LinearRepresentation.from_permutation(natural(symmetric(40)))
+    t1, t2 = big.tensor(big, big), big.tensor(big, big)  # degree 64,000
+    assert t1 == t2 and hash(t1) == hash(t2) and "_float" not in t1.__dict__
+    assert t1 != big.tensor(big) and t1 != big.dual().tensor(big, big)
+    G = cyclic(4)
+    given = LinearRepresentation(G, PermutationRepresentation(natural(G)).generator_matrices(),
+                                 exact=True)
+    built = LinearRepresentation.from_permutation(natural(G))
+    assert np.array_equal(given.generator_matrices(), built.generator_matrices())
+    assert given != built  # one is given by matrices, the other by its structure

@@ -139,6 +139,10 @@ class LinearRepresentation:
     name
         Shown in ``repr``.
 
+    **Equality** is by value for representations given by matrices (the same group and
+    the same matrices) and structural for those built by the algebra below (the same
+    :attr:`spec`), so comparing never builds a large dense matrix.
+
     Attributes
     ----------
     atol : float
@@ -237,6 +241,10 @@ class LinearRepresentation:
 
     @cached_property
     def _key(self) -> tuple:
+        # built representations compare by structure (their spec), never by dense matrices
+        # that may be huge; given matrices compare by value
+        if self._node[0] != "matrices":
+            return ("derived", self.spec)
         if self._exact is not None:
             return (self._group, True, tuple(tuple(M.ravel().tolist()) for M in self._exact))
         return (self._group, False, self.degree, self._float.tobytes())
