@@ -249,7 +249,7 @@ def test_linear_validation_refuses_big_groups():
 def test_linear_sum_and_tensor():
     G = dihedral(3)
     nat = PermutationRepresentation(natural(G))
-    lin = nat.to_linear()
+    lin = LinearRepresentation.from_permutation(nat)
     assert (lin + lin).degree == 6 and (lin * lin).degree == 9
     assert np.array_equal((lin * lin).generator_matrices(),
                           (nat * nat).generator_matrices().astype(float))

@@ -24,7 +24,8 @@ __all__ = ["main", "build_parser", "UsageError", "print_json", "COMMAND_MODULES"
 EXIT_OK, EXIT_FAILED_CHECK, EXIT_USAGE = 0, 1, 2
 
 #: Modules whose ``register(subparsers)`` adds subcommands, in ``--help`` order.
-COMMAND_MODULES = ("metasym.cli.core", "metasym.cli.discover", "metasym.cli.learn")
+COMMAND_MODULES = ("metasym.cli.core", "metasym.cli.characters", "metasym.cli.discover",
+                   "metasym.cli.learn")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -4,11 +4,14 @@ Imports torch only lazily (``to_torch``, ``format="torch"``); hypothesis only in
 the strategies of :mod:`metasym.representations.testing`.
 """
 
+from metasym.representations.characters import CharacterTable, ConjugacyClass, character_table
 from metasym.representations.convolution import group_convolution_basis
+from metasym.representations.cyclotomic import Cyclotomic
 from metasym.representations.linear import (
     EquivariantBasis,
     LinearRepresentation,
     equivariant_basis,
+    parse_linear,
 )
 from metasym.representations.patterns import conv1d, conv2d, locally_connected1d
 from metasym.representations.permutation import PermutationRepresentation, parse_representation
@@ -27,7 +30,10 @@ from metasym.representations.steerable import (
 from metasym.representations.theorems import CheckResult, burnside_count, run_checks
 
 __all__ = [
+    "CharacterTable",
     "CheckResult",
+    "ConjugacyClass",
+    "Cyclotomic",
     "EquivariantBasis",
     "LinearRepresentation",
     "PermutationRepresentation",
@@ -35,6 +41,7 @@ __all__ = [
     "SteerableKernels",
     "band_support",
     "burnside_count",
+    "character_table",
     "conv1d",
     "conv2d",
     "equivariant_basis",
@@ -43,6 +50,7 @@ __all__ = [
     "lifting_conv_pattern",
     "locally_connected1d",
     "pair_orbit_labels",
+    "parse_linear",
     "parse_representation",
     "parse_support",
     "run_checks",

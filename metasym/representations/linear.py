@@ -19,11 +19,13 @@ import sympy
 
 from metasym.errors import MismatchError, NotAHomomorphismError, SpecError, TooLargeError
 from metasym.groups import FiniteGroup, GroupAction, regular
+from metasym.groups._perm import format_cycles, inverse
 from metasym.groups.finite_group import ELEMENT_LIMIT
 from metasym.representations.permutation import PermutationRepresentation
 
 __all__ = [
     "LinearRepresentation",
+    "parse_linear",
     "EquivariantBasis",
     "equivariant_basis",
     "EXACT_AUTO_LIMIT",
@@ -137,12 +139,17 @@ class LinearRepresentation:
     name
         Shown in ``repr``.
 
+    **Equality** is by value for representations given by matrices (the same group and
+    the same matrices) and structural for those built by the algebra below (the same
+    :attr:`spec`), so comparing never builds a large dense matrix.
+
     Attributes
     ----------
     atol : float
         The tolerance used (``0.0`` for an exact check).
     validation : str
-        ``"exact"``, ``"float64"`` or ``"skipped"``.
+        ``"exact"``, ``"float64"``, ``"skipped"``, or ``"derived"`` for a representation
+        built by the algebra below from validated ones (valid by construction).
     validation_error : float or None
         Largest edge error found while validating.
 
@@ -158,7 +165,7 @@ class LinearRepresentation:
     metasym.errors.NotAHomomorphismError: ...
     """
 
-    __slots__ = ("_group", "_float", "_exact", "_name", "atol", "validation",
+    __slots__ = ("_group", "_name", "_node", "_degree", "_is_exact", "atol", "validation",
                  "validation_error", "__dict__")
 
     def __init__(self, group: FiniteGroup, generator_matrices: Any, *, exact: bool = False,
@@ -204,6 +211,9 @@ class LinearRepresentation:
         arr.setflags(write=False)
         self._float = arr
         self._exact = tuple(objs) if objs is not None else None
+        self._node: tuple = ("matrices",)
+        self._degree = int(d)
+        self._is_exact = objs is not None
         self._name = name
         scale = max(1.0, float(np.abs(arr).max(initial=0.0)))
         self.atol = float(atol) if atol is not None else float(math.sqrt(in_eps) * scale)
@@ -222,15 +232,19 @@ class LinearRepresentation:
     @property
     def degree(self) -> int:
         """Dimension ``d`` of the representation space."""
-        return int(self._float.shape[1])
+        return self._degree
 
     @property
     def exact(self) -> bool:
         """Whether exact rational matrices are kept."""
-        return self._exact is not None
+        return self._is_exact
 
     @cached_property
     def _key(self) -> tuple:
+        # built representations compare by structure (their spec), never by dense matrices
+        # that may be huge; given matrices compare by value
+        if self._node[0] != "matrices":
+            return ("derived", self.spec)
         if self._exact is not None:
             return (self._group, True, tuple(tuple(M.ravel().tolist()) for M in self._exact))
         return (self._group, False, self.degree, self._float.tobytes())
@@ -286,36 +300,237 @@ class LinearRepresentation:
         construction (enumerates the group; see the class docstring)."""
         return self._element_matrices[self._group.element_index(g)]
 
+    def element_matrix(self, g: Any, *, exact: bool | None = None) -> np.ndarray:
+        r""":math:`\rho(g)` for one element ``g``, without enumerating the group: ``g`` is
+        written as a word in the generators by Schreier-Sims sifting and the generator
+        matrices are multiplied along it. An object array of Python ints/Fractions when
+        exact (default: when the representation is rational), else float64."""
+        exact = self.is_rational if exact is None else bool(exact)
+        if exact and not self.is_rational:
+            raise SpecError("exact=True needs a rational representation")
+        orders = [_perm_order(a) for a in self._group.generator_arrays]
+        (word,) = _words(self._group, [np.asarray(g, dtype=np.int64).reshape(-1)])
+        return _word_matrix(word, self._mats(exact), orders, exact, self.degree)
+
     def character(self) -> np.ndarray:
         r""":math:`\mathrm{tr}\,\rho(g)` for every element, float64, in the order of
         ``group.element_arrays``."""
         return np.trace(self._element_matrices, axis1=1, axis2=2)
 
-    # ----- algebra -----------------------------------------------------------------------
-    def __add__(self, other: LinearRepresentation) -> LinearRepresentation:
-        """Direct sum (block diagonal, this summand first)."""
-        other = _as_linear(other)
-        _same_group(self, other)
-        if self.exact and other.exact:
-            mats = [_block_diag_obj(a, b) for a, b in zip(self._exact, other._exact)]
-        else:
-            mats = [np.block([[a, np.zeros((a.shape[0], b.shape[1]))],
-                              [np.zeros((b.shape[0], a.shape[1])), b]])
-                    for a, b in zip(self._float, other._float)]
-        return LinearRepresentation(self._group, mats, exact=self.exact and other.exact,
-                                    atol=max(self.atol, other.atol), validate=False,
-                                    degree=self.degree + other.degree)
+    # ----- structure (built lazily) ---------------------------------------------------------
+    @classmethod
+    def _derived(cls, group: FiniteGroup, node: tuple, degree: int, exact: bool,
+                 atol: float) -> LinearRepresentation:
+        """A representation defined by its structure (a sum, tensor product, dual,
+        restriction, induction or permutation representation); its generator matrices
+        are built on request. Valid by construction: ``validation == "derived"``."""
+        self = object.__new__(cls)
+        self._group, self._node, self._degree = group, node, int(degree)
+        self._is_exact, self._name = bool(exact), None
+        self.atol = 0.0 if exact else float(atol)
+        self.validation, self.validation_error = "derived", None
+        return self
 
-    def __mul__(self, other: LinearRepresentation) -> LinearRepresentation:
-        """Tensor (Kronecker) product; basis vector ``(a, b)`` at ``a*d_2 + b``."""
-        other = _as_linear(other)
-        _same_group(self, other)
-        if self.exact and other.exact:
-            mats = [np.kron(a, b) for a, b in zip(self._exact, other._exact)]
+    @property
+    def structure(self) -> tuple:
+        """How the representation is built: ``("matrices",)`` for given generator
+        matrices, ``("permutation", action)``, ``("sum", parts)``, ``("tensor", parts)``,
+        ``("dual", (rep,))``, ``("restrict", (rep,))`` or ``("induce", (rep,), cosets)``.
+        The dense generator matrices are built only when asked for."""
+        return self._node
+
+    @cached_property
+    def _exact(self) -> tuple[np.ndarray, ...] | None:  # derived reps only
+        return tuple(self._generators(True)) if self._is_exact else None
+
+    @cached_property
+    def _float(self) -> np.ndarray:  # derived reps only
+        if self._is_exact:
+            mats = [np.array(M, dtype=np.float64) for M in self._exact]  # type: ignore[union-attr]
         else:
-            mats = [np.kron(a, b) for a, b in zip(self._float, other._float)]
-        return LinearRepresentation(self._group, mats, exact=self.exact and other.exact,
-                                    validate=False, degree=self.degree * other.degree)
+            mats = self._generators(False)
+        arr = np.array(mats, dtype=np.float64).reshape(len(mats), self._degree, self._degree)
+        arr.setflags(write=False)
+        return arr
+
+    def _mats(self, exact: bool) -> list[np.ndarray]:
+        """Generator matrices as object arrays of Python ints/Fractions (``exact``) or float64."""
+        if exact:
+            objs = self._rational_objects()
+            if objs is None:  # pragma: no cover - callers ask for exact only when exact
+                raise SpecError("an exact operation needs exact operands")
+            return list(objs)
+        return list(self._float)
+
+    def _generators(self, exact: bool) -> list[np.ndarray]:
+        kind = self._node[0]
+        k, d = self._group.n_generators, self._degree
+        if kind == "permutation":
+            out = []
+            for img in self._node[1].generator_images:
+                M = np.zeros((d, d), dtype=np.int64)
+                M[np.asarray(img), np.arange(d)] = 1
+                out.append(M.astype(object) if exact else M.astype(np.float64))
+            return out
+        parts = self._node[1]
+        if kind == "sum":
+            mats = [p._mats(exact) for p in parts]
+            return [_block_diag([m[s] for m in mats], exact) for s in range(k)]
+        if kind == "tensor":
+            mats = [p._mats(exact) for p in parts]
+            out = []
+            for s in range(k):
+                M = mats[0][s]
+                for m in mats[1:]:
+                    M = np.kron(M, m[s])
+                out.append(M)
+            return out
+        if kind == "dual":  # rho*(s) = rho(s^-1)^T = (rho(s)^(ord s - 1))^T
+            (a,) = parts
+            mats = a._mats(exact)
+            return [_inverse(M, _perm_order(g), exact).T for M, g in
+                    zip(mats, self._group.generator_arrays)]
+        if kind == "restrict":
+            (a,) = parts
+            mats = a._mats(exact)
+            orders = [_perm_order(g) for g in a.group.generator_arrays]
+            return [_word_matrix(w, mats, orders, exact, a.degree)
+                    for w in _words(a.group, self._group.generator_arrays)]
+        if kind == "induce":  # block (j, i) of rho(s) is rho_H(t_j^-1 s t_i)
+            (a,) = parts
+            cosets = self._node[2]
+            mats = a._mats(exact)
+            H = a.group
+            orders = [_perm_order(g) for g in H.generator_arrays]
+            dv = a.degree
+            out = []
+            for s in range(k):
+                targets, hs = cosets[s]
+                words = _words(H, hs)
+                M = np.zeros((d, d), dtype=object if exact else np.float64)
+                for i, (j, w) in enumerate(zip(targets, words)):
+                    M[j * dv:(j + 1) * dv, i * dv:(i + 1) * dv] = _word_matrix(
+                        w, mats, orders, exact, dv)
+                out.append(M)
+            return out
+        raise AssertionError(f"unknown structure {kind!r}")  # pragma: no cover
+
+    # ----- algebra -----------------------------------------------------------------------
+    @classmethod
+    def from_permutation(cls, rep: Any) -> LinearRepresentation:
+        """The linear representation of a permutation representation or group action
+        (0/1 matrices, exact; built on request)."""
+        action = rep.action if isinstance(rep, PermutationRepresentation) else rep
+        if not isinstance(action, GroupAction):
+            raise MismatchError(f"expected a PermutationRepresentation or GroupAction, got "
+                                f"{type(rep).__name__}")
+        return cls._derived(action.group, ("permutation", action), action.degree, True, 0.0)
+
+    def direct_sum(self, *others: Any) -> LinearRepresentation:
+        r"""Direct sum :math:`\rho \oplus \sigma \oplus \dots` (block diagonal, this
+        summand first). Exact when every summand is."""
+        parts = (self, *(_as_linear(o) for o in others))
+        for p in parts[1:]:
+            _same_group(self, p)
+        exact = all(p.exact for p in parts)
+        return LinearRepresentation._derived(self._group, ("sum", parts),
+                                             sum(p.degree for p in parts), exact,
+                                             max(p.atol for p in parts))
+
+    def __add__(self, other: Any) -> LinearRepresentation:
+        """Direct sum (block diagonal, this summand first)."""
+        return self.direct_sum(other)
+
+    def tensor(self, *others: Any) -> LinearRepresentation:
+        """Tensor (Kronecker) product; basis vector ``(a, b)`` at ``a*d_2 + b``."""
+        parts = (self, *(_as_linear(o) for o in others))
+        for p in parts[1:]:
+            _same_group(self, p)
+        degree = 1
+        for p in parts:
+            degree *= p.degree
+        exact = all(p.exact for p in parts)
+        scale = max(1.0, *(float(np.abs(p._float).max(initial=0.0)) if p._node[0] ==
+                           "matrices" else 1.0 for p in parts))
+        return LinearRepresentation._derived(self._group, ("tensor", parts), degree, exact,
+                                             max(p.atol for p in parts) * scale)
+
+    def __mul__(self, other: Any) -> LinearRepresentation:
+        """Tensor (Kronecker) product; basis vector ``(a, b)`` at ``a*d_2 + b``."""
+        return self.tensor(other)
+
+    def dual(self) -> LinearRepresentation:
+        r"""The dual (contragredient) :math:`\rho^*(g) = \rho(g^{-1})^\top`; for a
+        generator ``s`` of order ``o``, :math:`\rho(s)^{-1} = \rho(s)^{o-1}` exactly for
+        exact representations, a float64 matrix inverse otherwise."""
+        return LinearRepresentation._derived(self._group, ("dual", (self,)), self.degree,
+                                             self.exact, self.atol)
+
+    def restrict(self, subgroup: FiniteGroup) -> LinearRepresentation:
+        r""":math:`\mathrm{Res}^G_H \rho`: the same space, the generators of ``subgroup``
+        (a subgroup of this group on the same points). Each generator of ``H`` is written
+        as a word in the generators of ``G`` by Schreier-Sims sifting
+        (``PermutationGroup.generator_product``), so nothing is enumerated."""
+        if not isinstance(subgroup, FiniteGroup):
+            raise TypeError(f"subgroup must be a FiniteGroup, got {type(subgroup).__name__}")
+        if not subgroup.is_subgroup_of(self._group):
+            raise MismatchError(f"{subgroup.spec} is not a subgroup of {self._group.spec}")
+        return LinearRepresentation._derived(subgroup, ("restrict", (self,)), self.degree,
+                                             self.exact, self.atol)
+
+    def induce(self, group: FiniteGroup) -> LinearRepresentation:
+        r""":math:`\mathrm{Ind}_H^G \rho` for this representation of ``H`` and a group
+        ``G`` containing ``H`` (same points), of degree :math:`[G:H]\dim\rho`.
+
+        Left cosets :math:`t_1 H, \dots, t_m H` (:math:`t_1 = 1`) are found by breadth-first
+        search over the generators of ``G``, a coset recognised by its lexicographically
+        least element (``H`` is enumerated: it must be small, see
+        ``INDUCTION_LIMIT`` (1000)). For a generator ``s``, :math:`s t_i = t_j h` with
+        :math:`h \in H`, and block ``(j, i)`` of :math:`\mathrm{Ind}\rho(s)` is
+        :math:`\rho(h)` (``h`` written as a word in ``H``'s generators)."""
+        if not isinstance(group, FiniteGroup):
+            raise TypeError(f"group must be a FiniteGroup, got {type(group).__name__}")
+        H = self._group
+        if not H.is_subgroup_of(group):
+            raise MismatchError(f"{H.spec} is not a subgroup of {group.spec}")
+        index = group.order // H.order
+        if index > INDUCTION_LIMIT or H.order * H.degree > 10_000_000:
+            raise TooLargeError(f"inducing from {H.spec} to {group.spec}: index {index} "
+                                f"(limit {INDUCTION_LIMIT}) or |H| x degree "
+                                f"{H.order * H.degree} too large")
+        cosets = _coset_action(H, group)
+        return LinearRepresentation._derived(group, ("induce", (self,), cosets),
+                                             index * self.degree, self.exact, self.atol)
+
+    # ----- spec strings --------------------------------------------------------------------
+    @property
+    def spec(self) -> str:
+        """``"<group spec> @ <expression>"``; :func:`parse_linear` rebuilds an equal
+        representation. Expressions: ``mat(d; M_1; ...)`` (exact rationals, e.g.
+        ``[[0,-1],[1,0]]`` or ``1/2``), ``float(d; ...)`` (float64, shortest repr),
+        ``perm(<action spec>)``, ``sum(e, e, ...)``, ``tensor(e, e, ...)``, ``dual(e)``,
+        ``restrict(<G spec> @ e)`` (from a larger group) and ``induce(<H spec> @ e)``
+        (from a subgroup)."""
+        return f"{self._group.spec} @ {self._expr()}"
+
+    def _expr(self) -> str:
+        kind = self._node[0]
+        if kind == "matrices":
+            if self.exact:
+                mats = [_format_matrix(M, str) for M in self._exact]  # type: ignore[union-attr]
+                head = "mat"
+            else:
+                mats = [_format_matrix(M, lambda x: repr(float(x))) for M in self._float]
+                head = "float"
+            return f"{head}({'; '.join([str(self.degree), *mats])})"
+        if kind == "permutation":
+            return f"perm({self._node[1].spec})"
+        parts = self._node[1]
+        if kind in ("sum", "tensor"):
+            return f"{kind}({', '.join(p._expr() for p in parts)})"
+        if kind == "dual":
+            return f"dual({parts[0]._expr()})"
+        return f"{kind}({parts[0].spec})"  # restrict / induce: the operand's own group
 
     # ----- validation --------------------------------------------------------------------
     @cached_property
@@ -412,6 +627,132 @@ class LinearRepresentation:
                 f"g = {g}, so a relation of the group is broken")
 
 
+#: Largest index [G:H] for induction.
+INDUCTION_LIMIT = 1000
+
+
+def _block_diag(blocks: list[np.ndarray], exact: bool) -> np.ndarray:
+    n = sum(b.shape[0] for b in blocks)
+    out = np.zeros((n, n), dtype=object if exact else np.float64)
+    i = 0
+    for b in blocks:
+        out[i:i + b.shape[0], i:i + b.shape[0]] = b
+        i += b.shape[0]
+    return out
+
+
+def _perm_order(g: np.ndarray) -> int:
+    """Order of a permutation (lcm of its cycle lengths)."""
+    seen = np.zeros(g.size, dtype=bool)
+    out = 1
+    for x in range(g.size):
+        if seen[x]:
+            continue
+        n, y = 0, x
+        while not seen[y]:
+            seen[y] = True
+            y = int(g[y])
+            n += 1
+        out = math.lcm(out, n)
+    return out
+
+
+def _inverse(M: np.ndarray, order: int, exact: bool) -> np.ndarray:
+    """:math:`\\rho(s)^{-1}` for a generator of order ``order``: the exact power
+    :math:`\\rho(s)^{o-1}`, or a float64 inverse (no error growth with the order)."""
+    return _power(M, order - 1, True) if exact else np.linalg.inv(M)
+
+
+def _power(M: np.ndarray, e: int, exact: bool) -> np.ndarray:
+    out = np.eye(M.shape[0], dtype=np.int64).astype(object if exact else np.float64)
+    base = M
+    while e:
+        if e & 1:
+            out = out @ base
+        base = base @ base
+        e >>= 1
+    return out
+
+
+def _words(group: FiniteGroup, elements: Any) -> list[list[tuple[int, bool]]]:
+    """Each element as a word ``[(generator index, inverted), ...]`` with
+    ``g = s_1 s_2 ... s_n`` (apply ``s_n`` first), by sympy's Schreier-Sims sifting."""
+    from sympy.combinatorics import Permutation
+
+    gens = {a.tobytes(): i for i, a in enumerate(group.generator_arrays)}
+    invs = {inverse(a).tobytes(): i for i, a in enumerate(group.generator_arrays)}
+    out = []
+    for g in elements:
+        arr = np.asarray(g, dtype=np.int64)
+        if np.array_equal(arr, np.arange(arr.size)):
+            out.append([])
+            continue
+        word = []
+        for s in group.sympy_group.generator_product(Permutation(arr.tolist()), original=True):
+            a = np.asarray(s.array_form + list(range(s.size, group.degree)), dtype=np.int64)
+            key = a.tobytes()
+            if key in gens:
+                word.append((gens[key], False))
+            elif key in invs:
+                word.append((invs[key], True))
+            else:  # pragma: no cover - sympy returns original generators or inverses
+                raise ArithmeticError("sifting returned a non-generator")
+        check = np.arange(group.degree)
+        for i, inv in word:
+            a = group.generator_arrays[i]
+            check = check[inverse(a) if inv else a]
+        if not np.array_equal(check, arr):
+            raise MismatchError(f"{format_cycles(arr)} is not an element of {group.spec}")
+        out.append(word)
+    return out
+
+
+def _word_matrix(word: list[tuple[int, bool]], mats: list[np.ndarray], orders: list[int],
+                 exact: bool, d: int) -> np.ndarray:
+    out = np.eye(d, dtype=np.int64).astype(object if exact else np.float64)
+    for i, inv in word:
+        out = out @ (_inverse(mats[i], orders[i], exact) if inv else mats[i])
+    return out
+
+
+def _coset_action(H: FiniteGroup, G: FiniteGroup) -> tuple:
+    """For each generator ``s`` of ``G``: ``(targets, hs)`` with ``s t_i = t_j h_i``,
+    ``targets[i] = j``, over left cosets ``t_i H`` found by breadth-first search."""
+    Hel = H.element_arrays
+    reps = [np.arange(G.degree, dtype=np.int64)]
+
+    def key(x: np.ndarray) -> bytes:
+        rows = x[Hel]  # the coset x H, one element per row
+        return rows[np.lexsort(rows.T[::-1])[0]].tobytes()
+
+    index = {key(reps[0]): 0}
+    head = 0
+    while head < len(reps):
+        t = reps[head]
+        head += 1
+        for s in G.generator_arrays:
+            x = s[t]
+            kx = key(x)
+            if kx not in index:
+                index[kx] = len(reps)
+                reps.append(x)
+    out = []
+    for s in G.generator_arrays:
+        targets, hs = [], []
+        for t in reps:
+            x = s[t]
+            j = index[key(x)]
+            targets.append(j)
+            hs.append(inverse(reps[j])[x])  # h = t_j^-1 s t_i
+        out.append((tuple(targets), tuple(hs)))
+    return tuple(out)
+
+
+def _format_matrix(M: np.ndarray, fmt) -> str:
+    return "[" + ",".join("[" + ",".join(fmt(x) for x in row) + "]" for row in
+                          np.asarray(M).tolist()) + "]"
+
+
 def _block_diag_obj(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.zeros((a.shape[0] + b.shape[0], a.shape[1] + b.shape[1]), dtype=object)
     out[:] = 0
@@ -432,7 +773,7 @@ def _as_linear(rep: Any) -> LinearRepresentation:
     if isinstance(rep, GroupAction):
         rep = PermutationRepresentation(rep)
     if isinstance(rep, PermutationRepresentation):
-        return rep.to_linear()  # integral matrices: still solved exactly when small
+        return LinearRepresentation.from_permutation(rep)  # exact: solved exactly when small
     raise MismatchError("expected a LinearRepresentation, PermutationRepresentation or "
                         f"GroupAction, got {type(rep).__name__}")
 
@@ -639,3 +980,101 @@ def _exact_basis(ain, aout, m: int, n: int, k: int) -> EquivariantBasis:
     return EquivariantBasis(basis, True, 0.0, residual,
                             f"exact rational nullspace (sympy DomainMatrix over QQ, {N} "
                             "unknowns)", (m, n), ns)
+
+
+# ----- spec strings --------------------------------------------------------------------------
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split at ``sep`` outside every ``()`` and ``[]``."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+            if depth < 0:
+                raise SpecError(f"unbalanced brackets in {text!r}")
+        elif ch == sep and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    if depth:
+        raise SpecError(f"unbalanced brackets in {text!r}")
+    out.append(text[start:])
+    return out
+
+
+def _parse_matrix(text: str, d: int) -> list[list[str]]:
+    t = text.strip()
+    if not (t.startswith("[") and t.endswith("]")):
+        raise SpecError(f"bad matrix {text!r}: expected [[a,b],[c,d]]")
+    rows = []
+    for r in _split_top(t[1:-1], ","):
+        r = r.strip()
+        if not (r.startswith("[") and r.endswith("]")):
+            raise SpecError(f"bad matrix row {r!r}: expected [a,b,...]")
+        rows.append([x.strip() for x in r[1:-1].split(",")])
+    if len(rows) != d or any(len(r) != d for r in rows):
+        raise SpecError(f"matrix {text!r} is not {d} x {d}")
+    return rows
+
+
+def parse_linear(spec: str) -> LinearRepresentation:
+    """Build a :class:`LinearRepresentation` from its spec ``"<group spec> @ <expression>"``
+    (see :attr:`LinearRepresentation.spec`). Matrices given by ``mat``/``float`` are
+    validated as a homomorphism.
+
+    Examples
+    --------
+    >>> rho = parse_linear("cyclic:4 @ mat(2; [[0,-1],[1,0]])")
+    >>> rho.degree, rho.exact
+    (2, True)
+    >>> sigma = parse_linear("cyclic:4 @ sum(dual(mat(2; [[0,-1],[1,0]])), perm(natural))")
+    >>> sigma.degree, sigma.structure[0], parse_linear(sigma.spec) == sigma
+    (6, 'sum', True)
+    """
+    from metasym.groups import parse_action, parse_group
+
+    if not isinstance(spec, str):
+        raise SpecError(f"representation spec must be a string, got {type(spec).__name__}")
+    head, sep, expr = spec.partition("@")
+    if not sep:
+        raise SpecError(f"bad linear representation spec {spec!r}: expected "
+                        "'<group> @ <expression>', e.g. 'cyclic:4 @ mat(2; [[0,-1],[1,0]])'")
+    G = parse_group(head.strip())
+
+    def build(e: str) -> LinearRepresentation:
+        e = e.strip()
+        name, paren, rest = e.partition("(")
+        name = name.strip().lower()
+        if not paren or not rest.endswith(")"):
+            raise SpecError(f"bad expression {e!r} in {spec!r}: expected name(...)")
+        inner = rest[:-1]
+        _split_top(inner, ",")  # balanced brackets
+        if name == "perm":
+            return LinearRepresentation.from_permutation(parse_action(inner, G))
+        if name in ("sum", "tensor"):
+            parts = [build(x) for x in _split_top(inner, ",")]
+            return parts[0].direct_sum(*parts[1:]) if name == "sum" else parts[0].tensor(*parts[1:])
+        if name == "dual":
+            return build(inner).dual()
+        if name == "restrict":
+            return parse_linear(inner).restrict(G)
+        if name == "induce":
+            return parse_linear(inner).induce(G)
+        if name in ("mat", "float"):
+            items = _split_top(inner, ";")
+            try:
+                d = int(items[0])
+            except ValueError:
+                raise SpecError(f"bad degree {items[0]!r} in {e!r}") from None
+            mats = [_parse_matrix(m, d) for m in items[1:] if m.strip()]
+            if name == "float":
+                try:
+                    arrs = [np.array([[float(x) for x in row] for row in M]) for M in mats]
+                except ValueError:
+                    raise SpecError(f"bad number in {e!r}") from None
+                return LinearRepresentation(G, arrs, degree=d)
+            return LinearRepresentation(G, mats, exact=True, degree=d)
+        raise SpecError(f"unknown expression {name!r} in {spec!r}; known: mat, float, perm, "
+                        "sum, tensor, dual, restrict, induce")
+
+    return build(expr)

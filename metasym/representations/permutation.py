@@ -8,7 +8,7 @@ The matrix of ``g`` is :math:`\rho(g) e_x = e_{g\cdot x}`, i.e. ``M[g(x), x] = 1
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,9 +23,6 @@ from metasym.groups import (
     parse_group,
     tensor,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from metasym.representations.linear import LinearRepresentation
 
 __all__ = ["PermutationRepresentation", "parse_representation"]
 
@@ -186,16 +183,6 @@ class PermutationRepresentation:
         """
         chi = self.character()
         return np.array([chi[c[0]] for c in self.group.conjugacy_class_indices], dtype=np.int64)
-
-    # ----- conversion --------------------------------------------------------------------
-    def to_linear(self, *, exact: bool = False) -> LinearRepresentation:
-        """The same representation as a :class:`LinearRepresentation` (0/1 matrices; no
-        validation is needed: permutation actions are validated homomorphisms)."""
-        from metasym.representations.linear import LinearRepresentation
-
-        return LinearRepresentation(self.group, self.generator_matrices(), exact=exact,
-                                    validate=False, degree=self.degree, name=self.spec)
-
 
 def _action_of(rep: Any) -> GroupAction:
     if isinstance(rep, PermutationRepresentation):
