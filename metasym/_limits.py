@@ -24,6 +24,9 @@ MEMORY_FRACTION = 0.5
 #: Budget assumed when the available memory cannot be read (no ``/proc/meminfo``).
 FALLBACK_MEMORY = 4 * 2**30
 
+#: Requests this small pass :func:`check_memory` without reading the available memory.
+_ALWAYS_FITS = 64 * 2**20
+
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
@@ -133,6 +136,8 @@ def check_memory(nbytes: float, what: str) -> None:
     than the budget of 1.0 MiB (METASYM_MEMORY_LIMIT=1M; raise it, e.g.
     METASYM_MEMORY_LIMIT=4G)``.
     """
+    if nbytes <= _ALWAYS_FITS and not os.environ.get("METASYM_MEMORY_LIMIT"):
+        return  # small: not worth reading /proc at every call
     budget = memory_budget()
     if nbytes <= budget:
         return

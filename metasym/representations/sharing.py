@@ -39,8 +39,10 @@ _CHUNK = 1 << 23
 
 
 def _chunk(m: int, n: int) -> int:
-    """... and at most 1/16 of the pairs, so that scratch stays near 1 byte per pair."""
-    return max(1, min(_CHUNK, (m * n) // 16))
+    """... and at most 1/32 of the pairs (a step holds about 20 bytes per element, so
+    scratch stays under 1 byte per pair), or 1024: below that, Python overhead per step
+    would dominate."""
+    return max(1, min(_CHUNK, max((m * n) // 32, 1024)))
 
 
 def as_permutation_action(rep: Any) -> GroupAction:
@@ -57,7 +59,7 @@ def as_permutation_action(rep: Any) -> GroupAction:
 
 
 # ----- pair orbits from generators ---------------------------------------------------------
-def _cycles(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _cycles(p: np.ndarray) -> tuple[np.ndarray, ...]:
     r"""Cycle decomposition of a permutation array, vectorised (pointer doubling,
     :math:`O(N \log L)` for longest cycle :math:`L`).
 
@@ -170,7 +172,9 @@ def _fill_new_columns(L: np.ndarray, z: np.ndarray, a: np.ndarray, j: np.ndarray
         ells = ell[corder[r0:r0 + cb]]              # non-increasing
         active = np.searchsorted(-ells, -np.arange(1, int(ells[0]) + 1), side="right")
         cur = np.ascontiguousarray(L[:, chains[corder[r0:r0 + cb]]].T)   # (chains, m)
-        cap = max(cur.shape[0], min(_chunk(m, L.shape[1]) // m, zs.size))
+        # the write buffer may hold 1/16 of the pairs: fewer, larger column writes
+        room = max(_chunk(m, L.shape[1]), min(m * L.shape[1] // 16, 1 << 18))
+        cap = max(cur.shape[0], min(room // m, zs.size))
         buf = np.empty((cap, m), dtype=L.dtype)
         fill, done = 0, 0
         for na in active:
@@ -195,18 +199,20 @@ def _write_columns(L: np.ndarray, cols: np.ndarray, rows: np.ndarray) -> None:
     cols, rows = cols[o], rows[o]
     if cols[-1] - cols[0] == cols.size - 1:  # a run of columns: a slice is 3x faster
         L[:, cols[0]:cols[-1] + 1] = rows.T
-    else:
-        L[:, cols] = rows.T
+    else:  # scattered columns: a few rows at a time stay in cache (2x faster)
+        step = max(16, (1 << 15) // cols.size)
+        for r0 in range(0, L.shape[0], step):
+            L[r0:r0 + step, cols] = rows[:, r0:r0 + step].T
 
 
 def _input_orbits(in_images: np.ndarray) -> tuple[int, np.ndarray]:
-    """Orbits of the generators on ``X``: (count, label per point), labels numbered by
-    smallest point (union-find on ``n`` nodes; never on pairs)."""
+    """Orbits of the generators on ``X``: (count, label per point), by connected
+    components on ``n`` nodes (never on pairs); any numbering of the orbits will do."""
     k, n = in_images.shape
     graph = sp.csr_matrix((np.ones(k * n, dtype=np.int8),
                            (np.tile(np.arange(n), k), in_images.ravel())), shape=(n, n))
     count, comp = connected_components(graph, directed=True, connection="weak")
-    return count, canonical_labels(comp)
+    return count, comp.astype(np.intp, copy=False)
 
 
 def _merge(lab: np.ndarray | None, size: int, ra: np.ndarray, rb: np.ndarray):
@@ -216,6 +222,82 @@ def _merge(lab: np.ndarray | None, size: int, ra: np.ndarray, rb: np.ndarray):
     count, comp = connected_components(graph, directed=True, connection="weak")
     comp = comp.astype(np.int32 if size < 2**31 else np.int64)
     return (comp if lab is None else comp[lab]), count
+
+
+def _row_blocks(m: int, n: int, width: int) -> range:
+    """Row-block starts for blocks of about 64K entries (at most the scratch bound) of
+    ``width`` columns: what one vectorised step then touches stays in cache (a row-major
+    array is read row by row, which is many times faster than gathering its columns)."""
+    return range(0, m, max(1, min(1 << 16, _chunk(m, n)) // max(width, 1)))
+
+
+def _sift_schreier(L: np.ndarray, xs: np.ndarray, sxs: np.ndarray, s_out: np.ndarray,
+                   base: np.ndarray | None, lab: np.ndarray | None, count: int, size: int,
+                   idx_t: Any) -> tuple[np.ndarray | None, int]:
+    r"""Join the classes that the Schreier generators of the non-tree edges ``(x, s)``
+    (``x`` in ``xs``, :math:`s x` in ``sxs``) relate: :math:`t_x^{-1} w \sim
+    t_{sx}^{-1} s w`, i.e. ``L[w, x] ~ L[s(w), sx]``, read by row blocks. A generator
+    that joins nothing (the usual case once the partition is found) costs a comparison
+    only. ``lab`` maps nodes to classes (``None``: identity); returns it and the count."""
+    m, n = L.shape
+    step = _row_blocks(m, n, xs.size).step
+    full_rows = 4 * xs.size >= n           # copying whole rows beats a 2-D gather then
+    joins_a: list[np.ndarray] = []
+    joins_b: list[np.ndarray] = []
+    held = 0
+
+    def merge() -> None:  # a union-find step costs O(size): batch the joins found
+        nonlocal lab, count, held
+        if held:
+            lab, count = _merge(lab, size if lab is None else count,
+                                np.concatenate(joins_a), np.concatenate(joins_b))
+            joins_a.clear()
+            joins_b.clear()
+            held = 0
+
+    if base is not None:
+        base = base.astype(idx_t)
+    for r0 in range(0, m, step):
+        a = np.take(L[r0:r0 + step], xs, axis=1).astype(idx_t, copy=False)
+        rows = s_out[r0:r0 + step]
+        b = (np.take(L[rows], sxs, axis=1) if full_rows
+             else L[rows[:, None], sxs[None, :]]).astype(idx_t, copy=False)
+        if base is not None:
+            a += base
+            b += base
+        if lab is not None:
+            a, b = lab[a], lab[b]
+        diff = a != b
+        if diff.any():
+            joins_a.append(a[diff])
+            joins_b.append(b[diff])
+            held += joins_a[-1].size
+            if held >= max(size if lab is None else count, _chunk(m, n)):
+                merge()
+    merge()
+    return lab, count
+
+
+def _apply_classes(L: np.ndarray, cols: np.ndarray, base: np.ndarray,
+                   lab: np.ndarray | None, offset: int) -> None:
+    """``L[y, x] = offset + lab[base[x] + L[y, x]]`` for the columns ``cols`` (sorted),
+    in place, by row blocks (``lab`` ``None``: identity)."""
+    m, n = L.shape
+    everything = cols.size == n
+    b = base if everything else base[cols]
+    step = _row_blocks(m, n, cols.size).step
+    for r0 in range(0, m, step):
+        blk = L[r0:r0 + step]
+        v = blk if everything else np.take(blk, cols, axis=1)
+        if lab is None:
+            v = v + (b + offset).astype(L.dtype)
+        else:
+            v = lab[v + b]
+            v += L.dtype.type(offset)
+        if everything:
+            blk[...] = v
+        else:
+            blk[:, cols] = v
 
 
 def _pair_orbit_ids(in_images: np.ndarray, out_images: np.ndarray) -> tuple[np.ndarray, int]:
@@ -250,8 +332,9 @@ def _pair_orbit_ids(in_images: np.ndarray, out_images: np.ndarray) -> tuple[np.n
         L.reshape(-1)[:] = np.arange(m * n, dtype=np.int32)
         return L, m * n
     n_orb, comp = _input_orbits(in_images)
-    bases = np.empty(n_orb, dtype=np.intp)            # x0 = smallest point of each orbit
-    bases[comp[::-1]] = np.arange(n - 1, -1, -1)
+    points = np.argsort(comp, kind="stable")        # by orbit, then by point
+    starts = np.searchsorted(comp[points], np.arange(n_orb + 1))
+    bases = points[starts[:-1]]                      # x0 = smallest point of each orbit
     L[:, bases] = np.arange(m, dtype=np.int32)[:, None]       # t_{x0} = identity
     seen = np.zeros(n, dtype=bool)
     seen[bases] = True
@@ -275,51 +358,35 @@ def _pair_orbit_ids(in_images: np.ndarray, out_images: np.ndarray) -> tuple[np.n
                 for t in range(k):
                     if t != s:
                         pending[t].append(z)
-    # Schreier generators, batched by input orbit; class of (orbit o, y) is node o*m + y
-    # (relative to the batch)
+    # Schreier generators, batched by input orbit; class of (orbit o, y) is node
+    # (o - o0) * m + y within the batch starting at orbit o0
+    # each batch reads the whole of L once per generator (its columns are scattered),
+    # so batches are as large as the scratch bound allows
     per_batch = max(1, _chunk(m, n) // m)
+    bounds_at = np.arange(0, n_orb + per_batch, per_batch)
+    del cyc_in, cyc_out, seen, pending  # keep the peak low for the sifting below
     edges = []
     for s in range(k):
         xs = np.concatenate(nontree[s])
-        xs = xs[np.argsort(comp[xs], kind="stable")]
-        edges.append((xs, np.searchsorted(comp[xs], np.arange(0, n_orb + per_batch, per_batch))))
-    points = np.argsort(comp, kind="stable")
-    point_bounds = np.searchsorted(comp[points], np.arange(0, n_orb + per_batch, per_batch))
+        nontree[s] = []
+        xs = xs[np.lexsort((xs, comp[xs]))]      # by orbit, then by point (locality)
+        edges.append((xs, np.searchsorted(comp[xs], bounds_at)))
+    point_bounds = starts[np.minimum(bounds_at, n_orb)]
     idx_t = np.int32 if per_batch * m < 2**31 else np.int64
-    cols_per_chunk = per_batch
     offset = 0
-    for b, o0 in enumerate(range(0, n_orb, per_batch)):
+    for b, o0 in enumerate(bounds_at[:-1]):
         size = min(per_batch, n_orb - o0) * m
-        single = o0 if size == m else None   # one orbit: nodes are plain y
         lab, count = None, size
         for s in range(k):
             xs_all, bounds = edges[s]
-            xs_b = xs_all[bounds[b]:bounds[b + 1]]
-            for i in range(0, xs_b.size, cols_per_chunk):
-                xs = xs_b[i:i + cols_per_chunk]
-                ra = L[:, xs]                                            # t_x^{-1} w
-                rb = np.take(L[:, in_images[s][xs]], out_images[s], axis=0)
-                if single is None:  # node (orbit o, y) is (o - o0) * m + y
-                    base = ((comp[xs] - o0) * m).astype(idx_t)
-                    ra, rb = ra + base, rb + base
-                if lab is not None:
-                    ra, rb = lab[ra], lab[rb]
-                diff = ra != rb
-                if diff.any():
-                    if lab is None:
-                        lab, count = _merge(None, size, ra[diff], rb[diff])
-                    else:
-                        lab, count = _merge(lab, count, ra[diff], rb[diff])
+            xs = xs_all[bounds[b]:bounds[b + 1]]
+            if xs.size:
+                lab, count = _sift_schreier(L, xs, in_images[s][xs], out_images[s],
+                                            None if size == m else (comp[xs] - o0) * m,
+                                            lab, count, size, idx_t)
         pts = points[point_bounds[b]:point_bounds[b + 1]]
         if not (lab is None and offset == 0 and n_orb == 1):  # else: labels already there
-            for i in range(0, pts.size, cols_per_chunk):
-                xs = np.sort(pts[i:i + cols_per_chunk])
-                V = L[:, xs]
-                if lab is None:
-                    V += (offset + (comp[xs] - o0) * m).astype(np.int32)
-                else:
-                    V = lab[V + ((comp[xs] - o0) * m).astype(idx_t)] + np.int32(offset)
-                L[:, xs] = V
+            _apply_classes(L, np.sort(pts), ((comp - o0) * m).astype(idx_t), lab, offset)
         offset += count
     return L, offset
 
@@ -337,7 +404,7 @@ def _canonicalise(L: np.ndarray, count: int) -> None:
     rank = table[1:]
     has_negative = int(L.min()) < 0
     # blocks of about 64K entries: the lookups, the check and the copy stay in cache
-    rows = min(m, max(1, min(_chunk(m, n), 1 << 16) // n))
+    rows = min(m, _row_blocks(m, n, n).step)
     buf = np.empty(rows * n, dtype=L.dtype)
     shift = np.empty(rows * n, dtype=L.dtype) if has_negative else None
     nxt = 0
@@ -523,7 +590,7 @@ class SharingPattern:
             raise MismatchError(f"labels must be a 2-D array, got shape {arr.shape}")
         if not np.issubdtype(arr.dtype, np.integer):
             raise MismatchError(f"labels must be integers, got dtype {arr.dtype}")
-        if arr.size and arr.min() < -1:
+        if not canonical and arr.size and arr.min() < -1:  # (trusted: skip the pass)
             raise MismatchError("labels must be >= -1 (-1 marks entries outside the support)")
         # the dtype depends on the size alone, so equal patterns hash alike
         dtype = np.int32 if arr.size < 2**31 else np.int64
