@@ -358,17 +358,30 @@ def _pair_orbit_ids(in_images: np.ndarray, out_images: np.ndarray) -> tuple[np.n
                 for t in range(k):
                     if t != s:
                         pending[t].append(z)
+    del cyc_in, cyc_out, seen, pending  # keep the peak low for the sifting below
+    # a point fixed by every generator has G_x0 = G: its column is the orbits of G on Y,
+    # the same for all such points (filled at the end, no Schreier generators)
+    fixed = bases[np.diff(starts) == 1]
+    if fixed.size:
+        moving = np.diff(starts) > 1
+        renumber = np.full(n_orb, -1, dtype=np.intp)
+        renumber[moving] = np.arange(int(moving.sum()))
+        n_orb = int(moving.sum())
+        comp = renumber[comp]                                   # -1 on fixed points
+        points = points[comp[points] >= 0]
+        points = points[np.argsort(comp[points], kind="stable")]
+        starts = np.searchsorted(comp[points], np.arange(n_orb + 1))
     # Schreier generators, batched by input orbit; class of (orbit o, y) is node
     # (o - o0) * m + y within the batch starting at orbit o0
     # each batch reads the whole of L once per generator (its columns are scattered),
     # so batches are as large as the scratch bound allows
     per_batch = max(1, _chunk(m, n) // m)
     bounds_at = np.arange(0, n_orb + per_batch, per_batch)
-    del cyc_in, cyc_out, seen, pending  # keep the peak low for the sifting below
     edges = []
     for s in range(k):
         xs = np.concatenate(nontree[s])
         nontree[s] = []
+        xs = xs[comp[xs] >= 0]
         xs = xs[np.lexsort((xs, comp[xs]))]      # by orbit, then by point (locality)
         edges.append((xs, np.searchsorted(comp[xs], bounds_at)))
     point_bounds = starts[np.minimum(bounds_at, n_orb)]
@@ -388,6 +401,13 @@ def _pair_orbit_ids(in_images: np.ndarray, out_images: np.ndarray) -> tuple[np.n
         if not (lab is None and offset == 0 and n_orb == 1):  # else: labels already there
             _apply_classes(L, np.sort(pts), ((comp - o0) * m).astype(idx_t), lab, offset)
         offset += count
+    if fixed.size:
+        n_y, orbit_y = _input_orbits(out_images)
+        ids = (offset + n_y * np.arange(fixed.size)).astype(L.dtype)
+        step = _row_blocks(m, n, fixed.size).step
+        for r0 in range(0, m, step):
+            L[r0:r0 + step, fixed] = orbit_y[r0:r0 + step, None].astype(L.dtype) + ids
+        offset += n_y * fixed.size
     return L, offset
 
 
