@@ -268,3 +268,19 @@ def test_pair_limit(monkeypatch):
     a = natural(cyclic(10))
     with pytest.raises(TooLargeError, match="index pairs"):
         sharing_pattern(a, a)
+
+
+def test_orbits_that_settle_slowly_fall_back_to_components():
+    # adjacent transpositions listed from the top: a smallest point crosses one
+    # generator per round, so the cycle rounds do not settle and the graph decides
+    n = 40
+    gens = []
+    for i in range(n - 2, -1, -1):
+        p = np.arange(n)
+        p[[i, i + 1]] = p[[i + 1, i]]
+        gens.append(p)
+    ins = np.array(gens)
+    count, comp = sharing_module._input_orbits(ins, [sharing_module._cycles(p) for p in ins])
+    assert count == 1 and not comp.any()
+    outs = np.array([np.roll(np.arange(3), 1) if i % 2 else np.arange(3) for i in range(n - 1)])
+    assert np.array_equal(pair_orbit_labels(ins, outs), pair_orbit_labels_graph(ins, outs))

@@ -96,7 +96,7 @@ def _cycles(p: np.ndarray) -> tuple[np.ndarray, ...]:
 
 #: Vectorised work (elements) below which a Python step of the chain fill is not worth
 #: it: chains are then filled by cycle arithmetic instead (see :func:`_fill_new_columns`).
-_STEP_MIN_WORK = 4096
+_STEP_MIN_WORK = 512
 
 
 def _walk(cyc: tuple, seen: np.ndarray, frontier: np.ndarray):
@@ -205,9 +205,22 @@ def _write_columns(L: np.ndarray, cols: np.ndarray, rows: np.ndarray) -> None:
             L[r0:r0 + step, cols] = rows[:, r0:r0 + step].T
 
 
-def _input_orbits(in_images: np.ndarray) -> tuple[int, np.ndarray]:
-    """Orbits of the generators on ``X``: (count, label per point), by connected
-    components on ``n`` nodes (never on pairs); any numbering of the orbits will do."""
+def _input_orbits(in_images: np.ndarray, cycles: list | None = None) -> tuple[int, np.ndarray]:
+    """Orbits of the generators on ``X``: (count, label per point); any numbering of the
+    orbits will do. With the generators' cycle decompositions (``cycles``), a few rounds
+    of "smallest point of my cycle" usually settle it without building a graph; else (or
+    if they do not settle) connected components on ``n`` nodes, never on pairs."""
+    if cycles is not None:
+        lab = np.arange(in_images.shape[1])
+        for _ in range(8):
+            before = lab
+            for cmin, _, start, order, length in cycles:
+                heads = np.flatnonzero(length)              # cycle minima, in order
+                low = np.minimum.reduceat(lab[order], start[heads])
+                lab = low[np.searchsorted(heads, cmin)]
+            if np.array_equal(lab, before):  # stable under every generator: orbits
+                roots = lab == np.arange(lab.size)
+                return int(roots.sum()), np.cumsum(roots)[lab] - 1
     k, n = in_images.shape
     graph = sp.csr_matrix((np.ones(k * n, dtype=np.int8),
                            (np.tile(np.arange(n), k), in_images.ravel())), shape=(n, n))
@@ -331,14 +344,14 @@ def _pair_orbit_ids(in_images: np.ndarray, out_images: np.ndarray) -> tuple[np.n
     if k == 0:  # every pair is its own orbit
         L.reshape(-1)[:] = np.arange(m * n, dtype=np.int32)
         return L, m * n
-    n_orb, comp = _input_orbits(in_images)
+    cyc_in: list[Any] = [_cycles(p) for p in in_images]
+    n_orb, comp = _input_orbits(in_images, cyc_in)
     points = np.argsort(comp, kind="stable")        # by orbit, then by point
     starts = np.searchsorted(comp[points], np.arange(n_orb + 1))
     bases = points[starts[:-1]]                      # x0 = smallest point of each orbit
     L[:, bases] = np.arange(m, dtype=np.int32)[:, None]       # t_{x0} = identity
     seen = np.zeros(n, dtype=bool)
     seen[bases] = True
-    cyc_in: list[Any] = [None] * k
     cyc_out: list[Any] = [None] * k
     pending: list[list[np.ndarray]] = [[bases] for _ in range(k)]
     nontree: list[list[np.ndarray]] = [[] for _ in range(k)]
@@ -348,8 +361,6 @@ def _pair_orbit_ids(in_images: np.ndarray, out_images: np.ndarray) -> tuple[np.n
                 continue
             frontier = np.concatenate(pending[s])
             pending[s] = []
-            if cyc_in[s] is None:
-                cyc_in[s] = _cycles(in_images[s])
             z, a, j, nt = _walk(cyc_in[s], seen, frontier)
             nontree[s].append(nt)
             if z.size:
@@ -437,7 +448,8 @@ def _canonicalise(L: np.ndarray, count: int) -> None:
         out = buf[:blk.size]
         key = np.add(blk, 1, out=shift[:blk.size]) if has_negative else blk
         np.take(table if has_negative else rank, key, out=out)
-        if out.min() < -1:  # a reduction, cheaper than a mask on the (usual) no-news path
+        # (once every id has its number, no block can bring news: skip the check)
+        if nxt < count and out.min() < -1:  # a reduction: cheaper than a mask
             # first occurrence of each new id with one scatter-min (no sort): every code
             # (position - size - 3) is below the -2 of an id not met yet
             pos = np.flatnonzero(out == -2)
