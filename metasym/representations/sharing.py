@@ -30,8 +30,9 @@ __all__ = [
 #: Largest number of entries of a dense ``U`` (``m*n*k``) built without ``sparse=True``.
 DENSE_BASIS_LIMIT = 200_000_000
 #: Largest number of index pairs ``m*n`` a pattern may have. At the limit a pattern takes
-#: about 0.8 GB and under 10 s on a 2-core machine (see ``docs/benchmarks.md``); the memory
-#: budget (:func:`metasym._limits.memory_budget`) is checked as well.
+#: 4-6 bytes per pair (under 1.2 GiB peak) and 1.5-9 s on a 2-core machine (measured, see
+#: ``docs/benchmarks.md``); the memory budget (:func:`metasym._limits.memory_budget`) is
+#: checked as well.
 PAIR_LIMIT = 200_000_000
 
 #: Scratch elements one vectorised step may touch (bounds every temporary array) ...
