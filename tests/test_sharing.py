@@ -284,3 +284,28 @@ def test_orbits_that_settle_slowly_fall_back_to_components():
     assert count == 1 and not comp.any()
     outs = np.array([np.roll(np.arange(3), 1) if i % 2 else np.arange(3) for i in range(n - 1)])
     assert np.array_equal(pair_orbit_labels(ins, outs), pair_orbit_labels_graph(ins, outs))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (natural(cyclic(500)), natural(cyclic(500))),
+    lambda: (natural(translations(22, 22)), natural(translations(22, 22))),
+    lambda: (trivial(cyclic(1), 500), trivial(cyclic(1), 500)),           # 250,000 orbits
+    lambda: (tensor(natural(symmetric(22)), natural(symmetric(22))),
+             tensor(natural(symmetric(22)), natural(symmetric(22)))),
+])
+def test_peak_memory_per_pair(make):
+    # the labels (4 bytes per pair), the renumbering table and bounded scratch: at most
+    # 6 bytes per pair plus a fixed allowance, as pattern_memory promises
+    import tracemalloc
+
+    a, b = make()
+    pairs = a.degree * b.degree
+    sharing_pattern(a, b)  # imports and caches first
+    tracemalloc.start()
+    try:
+        sharing_pattern(a, b)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 6 * pairs + 2**16, peak / pairs
+    assert peak <= pattern_memory(a.generator_images, b.generator_images)

@@ -343,7 +343,10 @@ def _pair_orbit_ids(in_images: np.ndarray, out_images: np.ndarray) -> tuple[np.n
     if m == 0 or n == 0:
         return L, 0
     if k == 0:  # every pair is its own orbit
-        L.reshape(-1)[:] = np.arange(m * n, dtype=np.int32)
+        step = _row_blocks(m, n, n).step
+        for r0 in range(0, m, step):
+            L[r0:r0 + step] = np.arange(r0 * n, min(r0 + step, m) * n,
+                                        dtype=np.int32).reshape(-1, n)
         return L, m * n
     cyc_in: list[Any] = [_cycles(p) for p in in_images]
     n_orb, comp = _input_orbits(in_images, cyc_in)
@@ -430,6 +433,16 @@ def _canonicalise(L: np.ndarray, count: int) -> None:
     m, n = L.shape
     if L.size == 0:
         return
+    if count == L.size:  # every entry its own orbit: ids are positions among free entries
+        flat, total, step = L.reshape(-1), 0, _chunk(m, n)
+        for i in range(0, flat.size, step):    # by blocks: cumsum's cast buffer is small
+            blk = flat[i:i + step]
+            free = blk >= 0
+            np.cumsum(free, dtype=L.dtype, out=blk)
+            blk += L.dtype.type(total - 1)
+            total = int(blk[-1]) + 1
+            np.copyto(blk, -1, where=~free)
+        return
     # table[id + 1] is the new id; -2 marks ids not met yet, table[0] = -1 keeps -1
     table = np.full(count + 1, -2, dtype=L.dtype)
     table[0] = -1
@@ -485,7 +498,9 @@ def pattern_memory(in_images: np.ndarray, out_images: np.ndarray, *,
     k, n = np.shape(in_images)
     m = np.shape(out_images)[1]
     pairs = m * n
-    est = 4 * pairs + 4 * (_max_orbits(in_images, out_images) + 1)
+    orbits = _max_orbits(in_images, out_images)
+    # all orbits single pairs: no table, a mask (1 byte per pair) and its complement
+    est = 4 * pairs + (2 * pairs if orbits == pairs else 4 * (orbits + 1))
     est += 48 * (k + 2) * (m + n) + 32 * _chunk(m, n)
     if support:
         est += 2 * pairs
