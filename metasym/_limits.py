@@ -123,7 +123,10 @@ def memory_budget() -> int:
     """
     env = os.environ.get("METASYM_MEMORY_LIMIT", "").strip()
     if env:
-        return parse_bytes(env)
+        try:
+            return parse_bytes(env)
+        except SpecError as e:
+            raise SpecError(f"METASYM_MEMORY_LIMIT: {e}") from None
     avail = _available_memory()
     return FALLBACK_MEMORY if avail is None else int(avail * MEMORY_FRACTION)
 
