@@ -1,17 +1,33 @@
-"""Time limits for exact computations whose cost is hard to predict from the input
-(Schreier-Sims on unusual generating sets): they stop with a clear error, never hang."""
+"""Limits for exact computations: time limits for work whose cost is hard to predict from
+the input (Schreier-Sims on unusual generating sets), and a memory budget for arrays whose
+size is known before they are allocated. Both stop with a one-line
+:class:`~metasym.errors.TooLargeError` that says how to raise the limit; nothing hangs and
+nothing is killed by the operating system half way.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from metasym.errors import TooLargeError
+from metasym.errors import SpecError, TooLargeError
 
-__all__ = ["time_limit", "default_seconds"]
+__all__ = ["time_limit", "default_seconds", "memory_budget", "check_memory", "parse_bytes",
+           "format_bytes", "MEMORY_FRACTION", "FALLBACK_MEMORY"]
+
+#: Share of the available memory one computation may plan to use by default.
+MEMORY_FRACTION = 0.5
+#: Budget assumed when the available memory cannot be read (no ``/proc/meminfo``).
+FALLBACK_MEMORY = 4 * 2**30
+
+#: Requests this small pass :func:`check_memory` without reading the available memory.
+_ALWAYS_FITS = 64 * 2**20
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 def default_seconds() -> float:
@@ -48,3 +64,89 @@ def time_limit(what: str, seconds: float | None = None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
         if old_timer[0] > 0:  # an outer limit was running: restore what is left of it
             signal.setitimer(signal.ITIMER_REAL, max(old_timer[0], 1e-3))
+
+
+def parse_bytes(text: str) -> int:
+    """Bytes from ``"123456"``, ``"512M"``, ``"4G"``, ``"1.5GiB"`` (binary units K, M, G, T;
+    case and a trailing ``B`` / ``iB`` are ignored).
+
+    >>> parse_bytes("4G"), parse_bytes("512mb"), parse_bytes("1000")
+    (4294967296, 536870912, 1000)
+    """
+    mt = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?\s*", str(text), re.IGNORECASE)
+    if not mt:
+        raise SpecError(f"bad memory size {text!r}: expected bytes or a number with K, M, G or "
+                        "T (e.g. 4G)")
+    return int(float(mt.group(1)) * _UNITS[mt.group(2).upper()])
+
+
+def format_bytes(nbytes: float) -> str:
+    """``"1.5 GiB"`` style, for messages."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= size:
+            return f"{nbytes / size:.1f} {unit}"
+    return f"{int(nbytes)} B"
+
+
+def _available_memory() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo``, lowered to what a cgroup (v2) limit leaves;
+    ``None`` where neither can be read."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        avail = None
+    try:  # a container's limit can be far below the machine's free memory
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            used = int(f.read().strip())
+        if limit != "max":
+            left = max(int(limit) - used, 0)
+            avail = left if avail is None else min(avail, left)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def memory_budget() -> int:
+    """Bytes one computation may plan to allocate.
+
+    ``METASYM_MEMORY_LIMIT`` (bytes, or with a suffix: ``4G``, ``512M``) if set; else
+    :data:`MEMORY_FRACTION` of the available memory (``MemAvailable`` in ``/proc/meminfo``,
+    or what a cgroup limit leaves, whichever is smaller); else :data:`FALLBACK_MEMORY`.
+    Read at every call, so a changed environment variable takes effect at once.
+    """
+    env = os.environ.get("METASYM_MEMORY_LIMIT", "").strip()
+    if env:
+        try:
+            return parse_bytes(env)
+        except SpecError as e:
+            raise SpecError(f"METASYM_MEMORY_LIMIT: {e}") from None
+    avail = _available_memory()
+    return FALLBACK_MEMORY if avail is None else int(avail * MEMORY_FRACTION)
+
+
+def check_memory(nbytes: float, what: str) -> None:
+    """Raise :class:`TooLargeError` (one line, before anything is allocated) if ``what``
+    would need more than :func:`memory_budget` bytes.
+
+    The message reads, for example: ``a test array needs about 2.0 MiB of memory, more
+    than the budget of 1.0 MiB (METASYM_MEMORY_LIMIT=1M; raise it, e.g.
+    METASYM_MEMORY_LIMIT=4G)``.
+    """
+    if nbytes <= _ALWAYS_FITS and not os.environ.get("METASYM_MEMORY_LIMIT"):
+        return  # small: not worth reading /proc at every call
+    budget = memory_budget()
+    if nbytes <= budget:
+        return
+    env = os.environ.get("METASYM_MEMORY_LIMIT", "").strip()
+    source = (f"METASYM_MEMORY_LIMIT={env}" if env
+              else f"{MEMORY_FRACTION:.0%} of the available memory")
+    raise TooLargeError(f"{what} needs about {format_bytes(nbytes)} of memory, more than the "
+                        f"budget of {format_bytes(budget)} ({source}; raise it, e.g. "
+                        "METASYM_MEMORY_LIMIT=4G)")

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from metasym.errors import TooLargeError
 from metasym.groups import GroupAction
-from metasym.representations.sharing import DENSE_BASIS_LIMIT, _as_action
+from metasym.representations.sharing import DENSE_BASIS_LIMIT, as_permutation_action
 
 __all__ = ["group_convolution_basis"]
 
@@ -65,7 +65,7 @@ def group_convolution_basis(action: Any, *, sparse: bool = False,
     >>> (U @ [1, 2, 3]).reshape(3, 3).tolist()   # rows: v, then shifted copies
     [[1, 2, 3], [3, 1, 2], [2, 3, 1]]
     """
-    act: GroupAction = _as_action(action)
+    act: GroupAction = as_permutation_action(action)
     images = act.element_images()  # (|G|, n): pi(g_j)(x), element_arrays order
     order, n = images.shape
     rows = (np.arange(order)[:, None] * n + images).ravel()  # j*n + g_j(x)

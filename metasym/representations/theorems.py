@@ -44,7 +44,7 @@ from metasym.groups import GroupAction, regular
 from metasym.groups._perm import format_cycles, inverse
 from metasym.representations.convolution import group_convolution_basis
 from metasym.representations.permutation import PermutationRepresentation
-from metasym.representations.sharing import SharingPattern, _as_action, sharing_pattern
+from metasym.representations.sharing import SharingPattern, as_permutation_action, sharing_pattern
 
 __all__ = [
     "CheckResult",
@@ -156,7 +156,7 @@ def _skipped(name: str, statement: str, expected: Any, reason: str) -> CheckResu
 
 
 def _pair(in_action: Any, out_action: Any) -> tuple[GroupAction, GroupAction]:
-    a_in, a_out = _as_action(in_action), _as_action(out_action)
+    a_in, a_out = as_permutation_action(in_action), as_permutation_action(out_action)
     if a_in.group != a_out.group:
         raise MismatchError(f"input and output are actions of different groups: "
                             f"{a_in.group.spec} and {a_out.group.spec}")
@@ -250,7 +250,7 @@ def check_homomorphism(action: Any, *, seed: int = 0, n_pairs: int = 12,
        :math:`\pi(g)` computed by sifting equals the product of the generator images
        along the word, and :math:`\pi(gh) = \pi(g)\pi(h)`.
     """
-    a = _as_action(action)
+    a = as_permutation_action(action)
     G = a.group
     tag = f"[{label}]" if label else ""
     out = []
@@ -399,7 +399,7 @@ def check_representability(action: Any, *, seed: int = 0, n_samples: int = 3) ->
     beyond), and (2) :math:`\rho_{reg}(s) W = W \pi(s)` for every generator ``s``
     (exact integer arithmetic). Skipped when the group is too large to enumerate.
     """
-    a = _as_action(action)
+    a = as_permutation_action(action)
     G = a.group
     st_rows = "row j of reshape(U^G v) = pi(g_j) v (a lifting group convolution)"
     st_eq = "reshape(U^G v) is equivariant from the action to the regular action"
@@ -446,7 +446,7 @@ def check_frobenius(action: Any) -> list[CheckResult]:
        :math:`\mathrm{rank}\,U^G = |X|` because block 0 (the identity element) is
        :math:`I`; equal dimensions then give equal spans.
     """
-    a = _as_action(action)
+    a = as_permutation_action(action)
     G = a.group
     n = a.degree
     st_dim = "dim Hom_G(X, regular) = |X| (Frobenius reciprocity)"
