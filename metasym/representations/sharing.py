@@ -31,7 +31,7 @@ __all__ = [
 DENSE_BASIS_LIMIT = 200_000_000
 #: Largest number of index pairs ``m*n`` a pattern may have. At the limit a pattern takes
 #: 4-6 bytes per pair (under 1.2 GiB peak) and 1.5-9 s on a 2-core machine (measured, see
-#: ``docs/benchmarks.md``); the memory budget (:func:`metasym._limits.memory_budget`) is
+#: ``docs/benchmarks.md``); the memory budget (``metasym._limits.memory_budget``) is
 #: checked as well.
 PAIR_LIMIT = 200_000_000
 
@@ -492,7 +492,7 @@ def pattern_memory(in_images: np.ndarray, out_images: np.ndarray, *,
                    support: bool = False) -> int:
     r"""Bytes :func:`pair_orbit_labels` (``support``: :func:`sharing_pattern` with a
     support mask) needs at most: the ``int32`` labels (4 per pair), the renumbering table
-    (4 per orbit, bounded by :func:`_max_orbits`), per-point arrays
+    (4 per orbit, bounded by ``_max_orbits``), per-point arrays
     (:math:`O(|S|(m+n))`) and bounded scratch; a support mask adds 2 bytes per pair
     (the mask and its complement)."""
     k, n = np.shape(in_images)
@@ -540,7 +540,7 @@ def pair_orbit_labels(in_images: np.ndarray, out_images: np.ndarray) -> np.ndarr
     ------
     TooLargeError
         Above :data:`PAIR_LIMIT` pairs, or when :func:`pattern_memory` exceeds the memory
-        budget (:func:`metasym._limits.memory_budget`, ``METASYM_MEMORY_LIMIT``).
+        budget (``metasym._limits.memory_budget``, ``METASYM_MEMORY_LIMIT``).
 
     Examples
     --------
