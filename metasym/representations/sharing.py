@@ -104,7 +104,8 @@ def parse_support(spec: Any, m: int, n: int) -> np.ndarray | None:
     if spec is None:
         return None
     if isinstance(spec, str):
-        mt = re.fullmatch(r"\s*band\s*:\s*(\d{1,7})\s*(?::\s*(-?\d{1,7})\s*)?", spec)
+        mt = re.fullmatch(r"\s*band\s*:\s*([0-9]{1,7})\s*(?::\s*(-?[0-9]{1,7})\s*)?", spec,
+                          flags=re.ASCII)
         if not mt:
             raise SpecError(f"bad support spec {spec!r}: expected band:K or band:K:OFFSET")
         return band_support(m, n, int(mt.group(1)), int(mt.group(2) or 0))

@@ -1,0 +1,181 @@
+"""Reliability, second round: huge groups answer fast or refuse in one line, specs read
+ASCII digits only, nesting is bounded, and constructors check sizes before allocating."""
+
+from __future__ import annotations
+
+import pickle
+import time
+
+import numpy as np
+import pytest
+from sympy.combinatorics import Permutation
+
+from metasym.cli import main
+from metasym.errors import SpecError, TooLargeError
+from metasym.groups import (
+    DEGREE_LIMIT,
+    MAX_SPEC_DEPTH,
+    abelian,
+    alternating,
+    cyclic,
+    dihedral,
+    direct_product,
+    from_generators,
+    parse_action,
+    parse_group,
+    permutation_orders,
+    rotations,
+    rotoflips,
+    symmetric,
+    translations,
+)
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ----- element orders, huge orders ---------------------------------------------------------
+@pytest.mark.parametrize("d", [1, 2, 3, 5, 8, 13, 40])
+def test_permutation_orders_match_sympy(d):
+    rng = np.random.default_rng(d)
+    E = np.array([rng.permutation(d) for _ in range(200)])
+    expected = [Permutation(e.tolist()).order() for e in E]
+    assert permutation_orders(E).tolist() == expected
+
+
+def test_element_orders_of_a_group():
+    G = parse_group("product(dihedral:4,cyclic:3)")
+    orders = G.element_orders()
+    assert orders.tolist() == [Permutation(e.tolist()).order() for e in G.element_arrays]
+
+
+def test_rotoflips_1000_is_fast(capsys):
+    t0 = time.perf_counter()
+    code, out, err = run(capsys, "group", "rotoflips:1000")
+    assert code == 0 and err == ""
+    assert "orders     1:1  2:5  4:2" in out and "classes    5" in out
+    assert time.perf_counter() - t0 < 30
+
+
+@pytest.mark.parametrize("spec, text", [("symmetric:1000000", "1000000! (about 8.26e+5565708)"),
+                                        ("alternating:1000000", "1000000!/2 (about")])
+def test_huge_symmetric_orders_are_never_formatted_in_full(capsys, spec, text):
+    t0 = time.perf_counter()
+    code, out, err = run(capsys, "group", spec)
+    assert code == 0 and err == ""
+    assert text in out
+    assert time.perf_counter() - t0 < 15
+    G = parse_group(spec)
+    assert G.order_exceeds(10**100) and not G.order_exceeds(10**6000000)
+    assert text in repr(G)
+
+
+def test_lazy_orders_are_right():
+    for n in (1, 2, 3, 5, 8, 9):
+        assert symmetric(n).order == int(symmetric(n).sympy_group.order())
+    assert symmetric(9).order == 362880 and alternating(9).order == 181440
+    assert alternating(9).alt_sym == "alternating" and symmetric(9).alt_sym == "symmetric"
+    P = direct_product(symmetric(9), cyclic(4))
+    assert P.order == 362880 * 4 and P.alt_sym is None
+    assert P.order == int(P.sympy_group.order())
+    assert abs(P.log10_order - np.log10(362880 * 4)) < 1e-9
+    Q = pickle.loads(pickle.dumps(symmetric(20)))
+    assert Q == symmetric(20) and Q.alt_sym == "symmetric" and Q.order == symmetric(20).order
+    assert repr(cyclic(5)) == "FiniteGroup('cyclic:5', order=5, degree=5)"
+
+
+def test_order_json_is_text_when_huge(capsys):
+    import json
+
+    code, out, _ = run(capsys, "group", "symmetric:100", "--json")
+    info = json.loads(out)
+    assert info["order"].startswith("100! (about 9.33e+157") and info["log10_order"] > 157
+    code, out, _ = run(capsys, "group", "symmetric:10", "--json")
+    assert json.loads(out)["order"] == 3628800
+
+
+# ----- specs -------------------------------------------------------------------------------
+@pytest.mark.parametrize("spec", ["cyclic:\u0663", "cyclic:\uff13", "perm:3:(0 \u0661)",
+                                  "abelian:2x\u0663", "perm:\u0663:(0 1)", "rotoflips:\u00b2",
+                                  "perm:3:(0 +1)", "perm:3:(0 1_0)", "cyc\u0131ic:3"])
+def test_non_ascii_digits_are_refused(spec):
+    with pytest.raises(SpecError):
+        parse_group(spec)
+
+
+def test_non_ascii_digits_in_actions_and_supports():
+    from metasym.representations import parse_support
+
+    G = cyclic(3)
+    with pytest.raises(SpecError):
+        parse_action("trivial:\u0663", G)
+    with pytest.raises(SpecError):
+        parse_support("band:\u0662", 3, 3)
+
+
+@pytest.mark.parametrize("kind", ["group", "action"])
+def test_deep_nesting_is_refused(kind):
+    depth = 1000
+    if kind == "group":
+        spec = "product(" * depth + "cyclic:2" + ",cyclic:2)" * depth
+        with pytest.raises(SpecError, match="nested more than"):
+            parse_group(spec)
+    else:
+        spec = "sum(" * depth + "natural" + ",natural)" * depth
+        with pytest.raises(SpecError, match="nested more than"):
+            parse_action(spec, cyclic(2))
+    ok = "product(" * 3 + "cyclic:2" + ",cyclic:2)" * 3
+    assert parse_group(ok).order == 16
+    assert MAX_SPEC_DEPTH >= 8
+
+
+def test_deep_nesting_cli_is_one_line(capsys):
+    spec = "product(" * 1000 + "cyclic:2" + ",cyclic:2)" * 1000
+    code, out, err = run(capsys, "group", spec)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "nested" in err
+
+
+def test_huge_tensor_action_spec_is_refused():
+    with pytest.raises(SpecError, match="too large"):
+        parse_action("tensor(natural,natural,natural)", "cyclic:1000")
+
+
+# ----- constructors check sizes before allocating -------------------------------------------
+@pytest.mark.parametrize("build", [lambda: cyclic(10**9), lambda: dihedral(10**12),
+                                   lambda: symmetric(10**7), lambda: alternating(10**8),
+                                   lambda: rotations(10**5), lambda: rotoflips(10**6),
+                                   lambda: translations(10**5, 10**5),
+                                   lambda: abelian(10**6, 10**6),
+                                   lambda: from_generators([], 10**9),
+                                   lambda: direct_product(cyclic(10**6), cyclic(10**6))])
+def test_group_constructors_refuse_huge_sizes(build):
+    t0 = time.perf_counter()
+    with pytest.raises(TooLargeError, match="limit"):
+        build()
+    assert time.perf_counter() - t0 < 5
+
+
+def test_largest_allowed_group_is_built():
+    t0 = time.perf_counter()
+    G = symmetric(DEGREE_LIMIT)
+    assert G.degree == DEGREE_LIMIT and G.alt_sym == "symmetric"
+    assert time.perf_counter() - t0 < 10
+
+
+@pytest.mark.parametrize("bad", [True, 2.0, "3", None, np.float64(3)])
+def test_group_constructors_refuse_non_integers(bad):
+    with pytest.raises(TypeError):
+        cyclic(bad)
+    with pytest.raises((SpecError, TypeError)):
+        from_generators([[1, 0]], bad)
+
+
+def test_negative_sizes():
+    for fn in (cyclic, dihedral, symmetric, alternating, rotations, rotoflips):
+        with pytest.raises(SpecError):
+            fn(-1)
+        with pytest.raises(SpecError):
+            fn(0)
