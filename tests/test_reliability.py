@@ -179,3 +179,42 @@ def test_negative_sizes():
             fn(-1)
         with pytest.raises(SpecError):
             fn(0)
+
+
+# ----- numeric options ---------------------------------------------------------------------
+@pytest.mark.parametrize("argv", [
+    ["verify", "--group", "cyclic:3", "--seed", "-1"],
+    ["verify", "--group", "cyclic:3", "--seed", "4294967296"],
+    ["verify", "--group", "cyclic:3", "--seed", "1.5"],
+    ["verify", "--group", "cyclic:3", "--seed", "\u0661"],
+    ["verify", "--group", "cyclic:3", "--seed", "9" * 5000],
+    ["discover", "--U", "x.npz", "--tol", "-1"],
+    ["discover", "--U", "x.npz", "--tol", "0"],
+    ["discover", "--U", "x.npz", "--tol", "nan"],
+    ["discover", "--U", "x.npz", "--tol", "inf"],
+    ["discover", "--U", "x.npz", "--tol", "1e999"],
+    ["discover", "--U", "x.npz", "--tol", "\uff11"],
+    ["discover", "--U", "x.npz", "--shape", "\u0663x3"],
+    ["discover", "--U", "x.npz", "--shape", "0x3"],
+    ["discover", "--U", "x.npz", "--shape", "3x-3"],
+])
+def test_numeric_options_are_range_checked(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "argument --" in err
+
+
+def test_option_types():
+    import argparse
+
+    from metasym.cli import options as o
+
+    assert o.positive_int("3") == 3 and o.nonnegative_int("0") == 0 and o.seed("7") == 7
+    assert o.positive_float("1e-3") == 1e-3 and o.finite_float("-2.5") == -2.5
+    assert o.float_range(0, 1, high_open=True)("0.5") == 0.5
+    for fn, bad in [(o.positive_int, "0"), (o.nonnegative_int, "-1"), (o.seed, "-1"),
+                    (o.positive_float, "0"), (o.nonnegative_float, "-0.1"),
+                    (o.finite_float, "nan"), (o.float_range(0, 1, high_open=True), "1"),
+                    (o.positive_int, "1_000"), (o.positive_int, "+"), (o.positive_int, "")]:
+        with pytest.raises(argparse.ArgumentTypeError):
+            fn(bad)

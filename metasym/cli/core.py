@@ -7,6 +7,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+from metasym.cli.options import SEED_MAX, seed
 from metasym.errors import MetasymError, TooLargeError
 
 __all__ = ["register"]
@@ -40,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--group", required=True, help="group spec")
     p.add_argument("--in", dest="action_in", default="natural", help="input action (natural)")
     p.add_argument("--out", dest="action_out", default="natural", help="output action (natural)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random test vectors")
+    p.add_argument("--seed", type=seed, default=0,
+                   help=f"seed of the random test vectors, 0..{SEED_MAX} (0)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_verify)
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from metasym.cli.options import layer_shape, positive_float
 from metasym.errors import MetasymError, TooLargeError
 
 __all__ = ["register", "discover", "run_discover"]
@@ -29,8 +30,10 @@ def register(subparsers: Any) -> None:
                    "(as written by `metasym sharing --save`)")
     p.add_argument("--U", dest="U", metavar="PATH.npz", help=".npz with `U` (m*n x k; needs "
                    "--shape or an array `shape`/`labels` in the file) or `W` (tasks x m x n)")
-    p.add_argument("--shape", metavar="MxN", help="layer shape for --U: outputs x inputs")
-    p.add_argument("--tol", type=float, help="clustering tolerance (default: automatic)")
+    p.add_argument("--shape", metavar="MxN", type=layer_shape,
+                   help="layer shape for --U: outputs x inputs")
+    p.add_argument("--tol", type=positive_float, help="clustering tolerance, > 0 "
+                   "(default: automatic)")
     p.add_argument("--against", metavar="GROUP_SPEC", help="reference group, e.g. rotoflips:3 "
                    "(default for an equivariant run: the run's group)")
     p.add_argument("--in", dest="action_in", default="natural",
