@@ -281,6 +281,11 @@ class SharingPattern:
         means = sums.reshape(batch, k) / np.maximum(self.orbit_sizes, 1)
         out = np.zeros((batch, lab.size), dtype=W.dtype)
         out[:, keep] = means[:, lab[keep]]
+        # NaN/inf outside the support would otherwise vanish: propagate it to the whole
+        # projection of that matrix (a projection of a non-finite W is not finite)
+        bad = ~np.isfinite(W.reshape(batch, lab.size)).all(axis=1)
+        if bad.any():
+            out[bad] = np.nan
         return out.reshape(W.shape)
 
     def _require_actions(self) -> tuple[GroupAction, GroupAction]:
@@ -293,11 +298,16 @@ class SharingPattern:
         r"""Relative equivariance error of ``W`` under the pattern's actions:
         :math:`\|\rho_Y(s) W - W \rho_X(s)\|_F / \|W\|_F`, averaged (``reduce="mean"``) or
         maximised (``"max"``) over the generators ``s``. Zero for ``W`` in the span of a
-        pattern without support mask."""
+        pattern without support mask; NaN when ``W`` has a NaN or infinite entry (so
+        :meth:`is_equivariant` is then false)."""
         a_in, a_out = self._require_actions()
+        if reduce not in ("mean", "max"):
+            raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
         W = np.asarray(W, dtype=np.float64)
         if W.shape != self.shape:
             raise MismatchError(f"W has shape {W.shape}, pattern is {self.shape}")
+        if not np.isfinite(W).all():
+            return float("nan")
         norm = np.linalg.norm(W)
         errs = []
         for s_in, s_out in zip(a_in.generator_images, a_out.generator_images):

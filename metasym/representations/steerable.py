@@ -366,6 +366,8 @@ def rotation_response_error(banks: np.ndarray, kernels: SteerableKernels, *, ele
     :math:`2\pi/N`).
     """
     banks = np.asarray(banks, dtype=np.float64)
+    if not np.isfinite(banks).all():  # NaN must not read as "no error"
+        return float("nan")
     G = kernels.group
     N = G.order
     k2 = kernels.kernel ** 2

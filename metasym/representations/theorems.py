@@ -363,6 +363,10 @@ def check_basis_equivariant(basis: Any, in_action: Any, out_action: Any, *,
     if U.ndim != 2 or U.shape[0] != m * n:
         raise MismatchError(f"basis has shape {U.shape}, expected ({m * n}, k)")
     k = U.shape[1]
+    if np.issubdtype(U.dtype, np.inexact) and not np.isfinite(U).all():
+        n_bad = int((~np.isfinite(U)).any(axis=0).sum())
+        return _result(name, st, 0, n_bad * len(gens), False,
+                       f"{n_bad} of {k} basis elements contain NaN or infinite entries")
     Ws = U.T.reshape(k, m, n)
     if atol is None:
         atol = (0.0 if not np.issubdtype(U.dtype, np.floating)
