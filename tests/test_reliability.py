@@ -379,3 +379,88 @@ def test_discover_cli_empty_or_zero_U_is_one_line(tmp_path, capsys, U):
     f = _save(tmp_path, "u.npz", U=U)
     code, out, err = run(capsys, "discover", "--U", f, "--shape", "4x4")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+# ----- .npz headers are checked before any data is decompressed ------------------------------
+def _npy_header(shape, descr="<f8") -> bytes:
+    import io
+
+    from numpy.lib import format as npformat
+
+    b = io.BytesIO()
+    npformat.write_array_header_1_0(b, {"descr": descr, "fortran_order": False,
+                                        "shape": shape})
+    return b.getvalue()
+
+
+def test_npz_absurd_header_is_refused(tmp_path):
+    import zipfile
+
+    from metasym.npzfile import read_npz
+
+    f = tmp_path / "absurd.npz"
+    with zipfile.ZipFile(f, "w") as z:
+        z.writestr("U.npy", _npy_header((10**6, 20, 1, 10**6)) + b"\0" * 64)
+    with pytest.raises(TooLargeError, match=r"\(1000000, 20, 1, 1000000\)"):
+        read_npz(f)
+
+
+def test_npz_bomb_is_refused_before_decompressing(tmp_path):
+    import resource
+    import zipfile
+
+    from metasym.npzfile import read_npz
+
+    f = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("U.npy", "w", force_zip64=True) as out:
+            out.write(_npy_header((2**28,)))  # 2 GB of float64 zeros, ~2 MB compressed
+            chunk = b"\0" * (1 << 24)
+            for _ in range(128):
+                out.write(chunk)
+    assert f.stat().st_size < 5_000_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    with pytest.raises(TooLargeError, match="once decompressed"):
+        read_npz(f, max_bytes=10**9)
+    assert time.perf_counter() - t0 < 1
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KB
+
+
+def test_npz_layout_checks(tmp_path):
+    from metasym.errors import MetasymError
+    from metasym.npzfile import read_npz, read_npz_headers
+    from metasym.representations import SharingPattern
+
+    f = tmp_path / "a.npz"
+    np.savez(f, labels=np.ones((2, 3)), x=np.zeros((4, 5), dtype=np.int32))
+    h = read_npz_headers(f)
+    assert h["x"].shape == (4, 5) and h["x"].nbytes == 80 and h["labels"].dtype == np.float64
+    with pytest.raises(MetasymError, match="dtype float64, expected kind"):
+        read_npz(f, kinds={"labels": "iu"})
+    with pytest.raises(MetasymError, match="2 dimensions"):
+        read_npz(f, ndims={"x": (1, 3)})
+    with pytest.raises(MetasymError, match="kind"):
+        SharingPattern.load(f)
+    assert read_npz(f, ndims={"x": 2}, kinds={"x": "i"})["x"].dtype == np.int32
+    with pytest.raises(TooLargeError):
+        read_npz(f, max_bytes=50)
+    g = tmp_path / "obj.npz"
+    np.savez(g, a=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(MetasymError, match="object dtype"):
+        read_npz(g)
+    with pytest.raises(TypeError):
+        read_npz(f, required="labels")
+    with pytest.raises(ValueError):
+        read_npz(f, max_bytes=-1)
+
+
+def test_npz_cli_bomb_is_one_line(tmp_path, capsys):
+    import zipfile
+
+    f = tmp_path / "absurd.npz"
+    with zipfile.ZipFile(f, "w") as z:
+        z.writestr("U.npy", _npy_header((10**6, 20, 1, 10**6)) + b"\0" * 64)
+    for argv in (["discover", "--U", str(f), "--shape", "4x4"], ["discover", "--pattern", str(f)]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and len(err.strip().splitlines()) == 1

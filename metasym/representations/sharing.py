@@ -367,7 +367,8 @@ class SharingPattern:
     @classmethod
     def load(cls, path: str | Path) -> SharingPattern:
         """Read a pattern saved by :meth:`save` (no pickles are ever loaded)."""
-        labels = read_npz(path, required=("labels",))["labels"]
+        labels = read_npz(path, required=("labels",), ndims={"labels": 2},
+                          kinds={"labels": "iu"})["labels"]
         try:
             return cls(labels)
         except MetasymError as e:
