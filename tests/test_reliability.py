@@ -464,3 +464,93 @@ def test_npz_cli_bomb_is_one_line(tmp_path, capsys):
     for argv in (["discover", "--U", str(f), "--shape", "4x4"], ["discover", "--pattern", str(f)]):
         code, out, err = run(capsys, *argv)
         assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+# ----- representations constructors and the Python API ---------------------------------------
+@pytest.mark.parametrize("build", [
+    lambda: __import__("metasym.representations", fromlist=["x"]).conv1d(10**7, 3),
+    lambda: __import__("metasym.representations", fromlist=["x"]).conv1d(6000, 3),
+    lambda: __import__("metasym.representations", fromlist=["x"]).conv2d(100, 100, 3),
+    lambda: __import__("metasym.representations", fromlist=["x"]).locally_connected1d(10**5, 3),
+    lambda: __import__("metasym.representations", fromlist=["x"]).band_support(10**5, 10**5, 3),
+    lambda: __import__("metasym.groups", fromlist=["x"]).trivial(cyclic(3), 10**9),
+    lambda: parse_action("natural", cyclic(10**6)) * parse_action("natural", cyclic(10**6)),
+    lambda: __import__("metasym.representations", fromlist=["x"]).group_conv_pattern(
+        rotations(99), 200, 200),
+])
+def test_representation_constructors_refuse_huge_sizes(build):
+    t0 = time.perf_counter()
+    with pytest.raises(TooLargeError, match="limit"):
+        build()
+    assert time.perf_counter() - t0 < 5
+
+
+def test_largest_allowed_conv_is_built():
+    from metasym.representations import conv1d
+    from metasym.representations.patterns import PATTERN_CELL_LIMIT
+
+    n = int(PATTERN_CELL_LIMIT ** 0.5)  # 5000: about 5 s and 1.3 GB (measured)
+    assert n * n <= PATTERN_CELL_LIMIT
+    t0 = time.perf_counter()
+    P = conv1d(n, 3)
+    assert P.shape == (n - 2, n) and P.dimension == 3
+    assert time.perf_counter() - t0 < 30
+
+
+@pytest.mark.parametrize("call, exc", [
+    (lambda: parse_action("natural", None), TypeError),
+    (lambda: parse_action("natural", 3), TypeError),
+    (lambda: parse_action(None, cyclic(3)), SpecError),
+    (lambda: __import__("metasym.groups", fromlist=["x"]).natural(None), TypeError),
+    (lambda: __import__("metasym.groups", fromlist=["x"]).regular("cyclic:3"), TypeError),
+    (lambda: __import__("metasym.groups", fromlist=["x"]).trivial(cyclic(3), True), TypeError),
+    (lambda: __import__("metasym.groups", fromlist=["x"]).trivial(cyclic(3), 2.0), TypeError),
+    (lambda: __import__("metasym.groups", fromlist=["x"]).restrict(None, cyclic(3)), TypeError),
+    (lambda: direct_product(cyclic(2), "cyclic:2"), TypeError),
+    (lambda: from_generators("(0 1)", 2), TypeError),
+    (lambda: from_generators([None], 2), TypeError),
+    (lambda: from_generators([[10**30, 0]], 2), SpecError),
+    (lambda: cyclic(3).contains("x"), TypeError),
+    (lambda: __import__("metasym.representations", fromlist=["x"]).conv1d(10.0, 3), TypeError),
+    (lambda: __import__("metasym.representations", fromlist=["x"]).conv1d(10, True), TypeError),
+    (lambda: __import__("metasym.representations", fromlist=["x"]).conv1d(-5, 3), SpecError),
+    (lambda: __import__("metasym.representations", fromlist=["x"]).band_support(3, 3, 1.5),
+     TypeError),
+    (lambda: __import__("metasym.representations", fromlist=["x"]).lifting_conv_pattern(None),
+     TypeError),
+    (lambda: __import__("metasym.representations", fromlist=["x"]).SteerableKernels(4.0),
+     TypeError),
+    (lambda: __import__("metasym.representations", fromlist=["x"]).SteerableKernels(10**6),
+     TooLargeError),
+    (lambda: _d4_pattern().weight(None), TypeError),
+    (lambda: _d4_pattern().weight("abc"), TypeError),
+    (lambda: _d4_pattern().restrict(rows="x"), ValueError),
+    (lambda: _d4_pattern().restrict(rows=0), ValueError),
+    (lambda: __import__("metasym.discovery.identify", fromlist=["x"]).identify(None), TypeError),
+    (lambda: __import__("metasym.discovery.partial", fromlist=["x"]).partial_symmetries(None),
+     TypeError),
+    (lambda: __import__("metasym.discovery.clustering", fromlist=["x"]).pattern_from_U(
+        np.ones((4, 2)), [2]), TypeError),
+    (lambda: __import__("metasym.discovery.clustering", fromlist=["x"]).pattern_from_U(
+        np.ones((4, 2)), (2, 2), tol=-1.0), ValueError),
+    (lambda: __import__("metasym.discovery.clustering", fromlist=["x"]).pattern_from_U(
+        np.ones((4, 2)), (2, 2), rank=True), ValueError),
+])
+def test_public_api_names_the_bad_argument(call, exc):
+    with pytest.raises(exc):
+        call()
+
+
+def test_to_torch_device_and_dtype():
+    torch = pytest.importorskip("torch")
+    from metasym.errors import MetasymError
+
+    P = _d4_pattern()
+    assert P.to_torch().shape == (16, 3)
+    with pytest.raises(ValueError, match="device"):
+        P.to_torch(device="tpu")
+    with pytest.raises(TypeError, match="dtype"):
+        P.to_torch(dtype="float32")
+    if not torch.cuda.is_available():
+        with pytest.raises(MetasymError, match="device cuda"):
+            P.to_torch(device="cuda")

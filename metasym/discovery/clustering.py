@@ -219,6 +219,10 @@ def pattern_from_U(U: np.ndarray, shape: tuple[int, int], tol: float | None = No
     (True, True, True)
     """
     U = np.asarray(U, dtype=np.float64)
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) for x in shape)
+            or min(shape) < 0):
+        raise TypeError(f"shape must be a pair (m, n) of non-negative integers, got {shape!r}")
     m, n = int(shape[0]), int(shape[1])
     if U.ndim != 2 or U.shape[0] != m * n:
         raise MismatchError(f"U has shape {U.shape}, expected ({m * n}, k) for a {m}x{n} layer")

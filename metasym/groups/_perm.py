@@ -30,7 +30,13 @@ def as_array(p: Permutation | Sequence[int] | np.ndarray, degree: int | None = N
         if degree is not None and arr.size < degree:
             arr = np.concatenate([arr, np.arange(arr.size, degree, dtype=np.int64)])
     else:
-        arr = np.asarray(p, dtype=np.int64).reshape(-1)
+        if isinstance(p, (str, bytes)) or p is None or isinstance(p, bool):
+            raise TypeError(f"a permutation must be a sympy Permutation or a sequence of "
+                            f"integers, got {type(p).__name__}")
+        try:
+            arr = np.asarray(p, dtype=np.int64).reshape(-1)
+        except OverflowError:
+            raise SpecError("a permutation entry does not fit in 64 bits") from None
     if degree is not None and arr.size != degree:
         raise SpecError(f"permutation has degree {arr.size}, expected {degree}")
     # bijectivity by counting (O(n)); np.unique sorts or hashes and is far slower

@@ -13,6 +13,7 @@ from scipy.sparse.csgraph import connected_components
 from metasym.errors import MetasymError, MismatchError, SpecError, TooLargeError
 from metasym.groups import GroupAction, canonical_labels
 from metasym.npzfile import read_npz
+from metasym.representations._args import check_cells, integer
 
 __all__ = [
     "SharingPattern",
@@ -92,8 +93,11 @@ def band_support(m: int, n: int, width: int, offset: int = 0) -> np.ndarray:
     r"""Support of a "valid" convolution: entry :math:`(y, x)` is free iff
     :math:`0 \le x - y - \text{offset} < \text{width}` (output ``y`` reads inputs
     ``y+offset .. y+offset+width-1``)."""
+    m, n = integer(m, "band_support m", 1), integer(n, "band_support n", 1)
+    width, offset = integer(width, "band width"), integer(offset, "band offset")
     if width < 1:
         raise SpecError(f"band width must be at least 1, got {width}")
+    check_cells(m, n, "band_support")
     d = np.arange(n)[None, :] - np.arange(m)[:, None] - offset
     return (d >= 0) & (d < width)
 
@@ -238,18 +242,35 @@ class SharingPattern:
         import torch  # lazily: this layer must not need torch
 
         dtype = dtype or torch.float32
-        if sparse:
-            coo = self.basis(sparse=True, orthonormal=orthonormal, dtype=np.float64).tocoo()
-            idx = torch.as_tensor(np.vstack([coo.row, coo.col]), dtype=torch.long)
-            return torch.sparse_coo_tensor(idx, torch.as_tensor(coo.data, dtype=dtype),
-                                           coo.shape, device=device).coalesce()
-        U = self.basis(orthonormal=orthonormal, dtype=np.float64)
-        return torch.as_tensor(U, dtype=dtype, device=device)
+        if not isinstance(dtype, torch.dtype):
+            raise TypeError(f"dtype must be a torch.dtype such as torch.float32, got {dtype!r}")
+        if device is not None:
+            try:
+                device = torch.device(device)
+            except (RuntimeError, TypeError, ValueError):
+                raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda:0', "
+                                 f"got {device!r}") from None
+        try:
+            if sparse:
+                coo = self.basis(sparse=True, orthonormal=orthonormal, dtype=np.float64).tocoo()
+                idx = torch.as_tensor(np.vstack([coo.row, coo.col]), dtype=torch.long)
+                return torch.sparse_coo_tensor(idx, torch.as_tensor(coo.data, dtype=dtype),
+                                               coo.shape, device=device).coalesce()
+            U = self.basis(orthonormal=orthonormal, dtype=np.float64)
+            return torch.as_tensor(U, dtype=dtype, device=device)
+        except (RuntimeError, AssertionError) as e:  # an unavailable device, a bad dtype
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise MetasymError(f"cannot build U on device {device} with dtype {dtype}: "
+                               f"{msg[:200]}") from None
 
     def weight(self, v: np.ndarray) -> np.ndarray:
         """``W = (U v).reshape(m, n)`` computed from the labels (no ``U`` is built).
         ``v`` may carry leading batch dimensions: ``(..., k) -> (..., m, n)``."""
         v = np.asarray(v)
+        if v.ndim == 0 or not (np.issubdtype(v.dtype, np.number)
+                               or np.issubdtype(v.dtype, np.bool_)):
+            raise TypeError(f"v must be a numeric array of shape (..., {self.dimension}), "
+                            f"got {type(v).__name__} of dtype {v.dtype} and shape {v.shape}")
         if v.shape[-1] != self.dimension:
             raise MismatchError(f"expected {self.dimension} parameters, got {v.shape[-1]}")
         lab = self._labels
@@ -333,10 +354,16 @@ class SharingPattern:
         """The sub-pattern on the given rows / columns (index arrays or slices),
         renumbered canonically. The result carries no actions."""
         lab = self._labels
-        if rows is not None:
-            lab = lab[rows, :]
-        if cols is not None:
-            lab = lab[:, cols]
+        try:
+            if rows is not None:
+                lab = lab[rows, :]
+            if cols is not None:
+                lab = lab[:, cols]
+        except IndexError as e:
+            raise ValueError(f"rows/cols must be slices or integer/boolean index arrays "
+                             f"within the pattern's shape {self.shape}: {e}") from None
+        if lab.ndim != 2:
+            raise ValueError(f"rows/cols must keep two dimensions, got shape {lab.shape}")
         return SharingPattern(lab, description=description or self.description)
 
     def with_support(self, support: Any) -> SharingPattern:
