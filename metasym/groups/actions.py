@@ -161,8 +161,19 @@ class GroupAction:
         if not gens:
             return [], [], 1
         gamma = PermutationGroup(gens)
-        with time_limit(f"checking the action {self._name} of {self._group.spec}"):
-            base, strong = gamma.schreier_sims_incremental(base=list(range(d)))
+        try:
+            with time_limit(f"checking the action {_clip(self._name)} of "
+                            f"{_clip(self._group.spec)}"):
+                # no prescribed base: sympy extends it by the first point a residue moves,
+                # which lies in G's part (points 0..d-1) unless the residue acts only on X,
+                # i.e. unless the images are not a homomorphism (then ``image`` says so).
+                # Prescribing all d points made Schreier-Sims quadratic in d (2.3 GB and
+                # 6 s for rotoflips:60).
+                base, strong = gamma.schreier_sims_incremental()
+        except MemoryError:
+            raise TooLargeError(f"checking the action {_clip(self._name)} of "
+                                f"{_clip(self._group.spec)} ({d + self.degree} points) ran out "
+                                "of memory") from None
         dist = _distribute_gens_by_base(base, strong)
         transversals = _orbits_transversals_from_bsgs(base, dist, transversals_only=True)
         tr = [{pt: np.asarray(u.array_form, dtype=np.int64) for pt, u in t.items()}
@@ -243,6 +254,10 @@ class GroupAction:
         for k, a in enumerate(self._images):
             out[k, a, np.arange(n)] = 1
         return out
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _rebuild_action(group, images, name, degree):
