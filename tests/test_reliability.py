@@ -525,6 +525,12 @@ def test_largest_allowed_conv_is_built():
     (lambda: _d4_pattern().weight(None), TypeError),
     (lambda: _d4_pattern().weight("abc"), TypeError),
     (lambda: _d4_pattern().restrict(rows="x"), ValueError),
+    (lambda: _d4_pattern().random_weight(-1), ValueError),
+    (lambda: _d4_pattern().random_weight(2.5), TypeError),
+    (lambda: _d4_pattern().random_weight(0, batch=(-1,)), TypeError),
+    (lambda: _d4_pattern().save(None), TypeError),
+    (lambda: __import__("metasym.representations", fromlist=["x"]).run_checks(
+        *(2 * [parse_action("natural", cyclic(3))]), seed=-1), ValueError),
     (lambda: _d4_pattern().restrict(rows=0), ValueError),
     (lambda: __import__("metasym.discovery.identify", fromlist=["x"]).identify(None), TypeError),
     (lambda: __import__("metasym.discovery.partial", fromlist=["x"]).partial_symmetries(None),

@@ -7,7 +7,7 @@ import numpy as np
 
 from metasym.errors import SpecError, TooLargeError
 
-__all__ = ["PATTERN_CELL_LIMIT", "integer", "check_cells"]
+__all__ = ["PATTERN_CELL_LIMIT", "integer", "check_cells", "seed", "rng"]
 
 #: Most entries ``m * n`` of a sharing pattern built by a named constructor (the full
 #: pattern it is cut from included). Measured on a 2-core machine: ``conv1d(5000, 3)``
@@ -24,6 +24,24 @@ def integer(value: object, name: str, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise SpecError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def seed(value: object, name: str = "seed") -> int:
+    """A seed for ``numpy.random.default_rng``: a non-negative integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a non-negative integer, got {type(value).__name__} "
+                        f"{value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value}")
+    return int(value)
+
+
+def rng(value: object, name: str = "rng") -> np.random.Generator:
+    """``numpy.random.default_rng(value)`` for ``None``, a seed or a Generator, with an
+    error naming ``name`` otherwise."""
+    if value is None or isinstance(value, np.random.Generator):
+        return np.random.default_rng(value)
+    return np.random.default_rng(seed(value, name))
 
 
 def check_cells(m: int, n: int, what: str, limit: int = PATTERN_CELL_LIMIT) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from metasym.errors import MetasymError, MismatchError, SpecError, TooLargeError
 from metasym.groups import GroupAction, canonical_labels
 from metasym.npzfile import read_npz
 from metasym.representations._args import check_cells, integer
+from metasym.representations._args import rng as rng_arg
 
 __all__ = [
     "SharingPattern",
@@ -280,7 +282,10 @@ class SharingPattern:
     def random_weight(self, rng: np.random.Generator | int | None = None,
                       batch: tuple[int, ...] = ()) -> np.ndarray:
         """A weight in the span with i.i.d. standard normal parameters."""
-        rng = np.random.default_rng(rng)
+        rng = rng_arg(rng)
+        if not isinstance(batch, tuple) or any(isinstance(b, bool) or not isinstance(
+                b, (int, np.integer)) or b < 0 for b in batch):
+            raise TypeError(f"batch must be a tuple of non-negative integers, got {batch!r}")
         return self.weight(rng.standard_normal(batch + (self.dimension,)))
 
     # ----- projection and equivariance ---------------------------------------------------
@@ -377,6 +382,8 @@ class SharingPattern:
         """Write ``labels`` and ``U`` to ``.npz``. ``U`` is dense 0/1 when it has at most
         ``dense_limit`` entries, else stored sparse as ``U_rows``/``U_cols``/``U_shape``
         (the labels determine it). Returns what was written."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
         m, n = self.shape
         k = self.dimension
         data: dict[str, np.ndarray] = {"labels": self._labels}

@@ -36,6 +36,7 @@ import numpy as np
 from metasym.errors import MetasymError, MismatchError, TooLargeError
 from metasym.groups import GroupAction, regular
 from metasym.groups._perm import format_cycles, inverse
+from metasym.representations._args import seed as _seed_arg
 from metasym.representations.convolution import group_convolution_basis
 from metasym.representations.permutation import PermutationRepresentation
 from metasym.representations.sharing import SharingPattern, _as_action, sharing_pattern
@@ -590,6 +591,7 @@ def run_checks(in_action: Any, out_action: Any, *, seed: int = 0) -> list[CheckR
     characters, nullity), basis equivariance, Reynolds projection (float64), MSR
     representability and Frobenius reciprocity (for the input action). Checks that need
     to enumerate a group too large are returned with status ``"skipped"`` and the reason.
+    ``seed`` (a non-negative integer) seeds the random test vectors.
 
     Examples
     --------
@@ -600,6 +602,7 @@ def run_checks(in_action: Any, out_action: Any, *, seed: int = 0) -> list[CheckR
     >>> [r.found for r in results if r.name.startswith("dimension")]
     [3, 3, 3]
     """
+    seed = _seed_arg(seed)
     a_in, a_out = _pair(in_action, out_action)
     results: list[CheckResult] = []
     results += check_homomorphism(a_in, seed=seed, label="in")
