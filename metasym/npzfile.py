@@ -101,8 +101,9 @@ def _headers(path: Path, zf: zipfile.ZipFile) -> dict[str, ArrayHeader]:
                 raise MetasymError(f"{path}: member {info.filename!r} is not a .npy array "
                                    f"({msg[:200]})") from None
         if dtype.hasobject:
-            raise MetasymError(f"{path}: array {name!r} has an object dtype ({dtype}); "
-                               "only plain numeric arrays are read (no pickle)")
+            raise MetasymError(f"{path}: array {name!r} has an object dtype ({dtype}), not "
+                               "readable without pickle (never used): only plain arrays "
+                               "are read")
         if any(s < 0 for s in shape):
             raise MetasymError(f"{path}: array {name!r} declares a negative shape {shape}")
         out[name] = ArrayHeader(name, shape, dtype, fortran)
