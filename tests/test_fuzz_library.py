@@ -227,9 +227,10 @@ def cli_args(draw):
 @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
           max_examples=max(settings().max_examples, 60))
 @given(cli_args())
-def test_fuzz_core_and_discover_options(files, capsys, args):
+def test_fuzz_core_and_discover_options(files, capsys, monkeypatch, args):
     from metasym.cli import main
 
+    monkeypatch.chdir(files)  # hostile values of --save/--plot/--dir are relative paths
     argv, faults = args
     argv = [a.replace("{tmp}", str(files)) for a in argv]
     name = f"metasym {argv[0]}"
