@@ -60,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = str(e).replace("\n", " ")
         print(f"metasym: error: {msg}", file=sys.stderr)
         return EXIT_USAGE
+    except MemoryError:
+        print("metasym: error: out of memory (the input is too large for this machine)",
+              file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("metasym: interrupted", file=sys.stderr)
         return 130

@@ -7,6 +7,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+from metasym.cli.options import SEED_MAX, seed
 from metasym.errors import MetasymError, TooLargeError
 
 __all__ = ["register"]
@@ -40,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--group", required=True, help="group spec")
     p.add_argument("--in", dest="action_in", default="natural", help="input action (natural)")
     p.add_argument("--out", dest="action_out", default="natural", help="output action (natural)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random test vectors")
+    p.add_argument("--seed", type=seed, default=0,
+                   help=f"seed of the random test vectors, 0..{SEED_MAX} (0)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_verify)
 
@@ -59,12 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def describe_group(G) -> dict:
     """A JSON-ready description of a group; enumeration-based figures are null with a
     reason above the limits."""
-    from metasym.groups import CONJUGACY_LIMIT, ELEMENT_LIMIT
-    from metasym.groups._perm import format_cycles
+    from metasym.groups import CONJUGACY_LIMIT, ELEMENT_LIMIT, format_cycles
 
     info: dict = {
         "group": G.spec,
-        "order": G.order,
+        "order": json_order(G),
+        "order_text": G.order_text,
+        "log10_order": round(G.log10_order, 6),
         "degree": G.degree,
         "generators": [format_cycles(g) for g in G.generator_arrays],
         "abelian": G.is_abelian,
@@ -82,6 +85,19 @@ def describe_group(G) -> dict:
     return info
 
 
+def json_order(G) -> int | str:
+    """The order for JSON: an integer up to 10^50, else its text (``1000000! (about
+    8.26e+5565708)``); a huge integer is never converted to decimal."""
+    return G.order if G.log10_order < 50 else G.order_text
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    """Long cycle notation shortened for the terminal (``--json`` keeps it whole)."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ...) (--json for all)"
+
+
 def run_group(args: argparse.Namespace) -> int:
     from metasym.cli.output import print_json
     from metasym.groups import parse_group
@@ -94,9 +110,9 @@ def run_group(args: argparse.Namespace) -> int:
         print_json(info)
         return 0
     print(f"group      {info['group']}")
-    print(f"order      {info['order']}")
+    print(f"order      {info['order_text']}")
     print(f"degree     {info['degree']}")
-    print(f"generators {'  '.join(info['generators']) or '(none)'}")
+    print(f"generators {'  '.join(_clip(g) for g in info['generators']) or '(none)'}")
     print(f"abelian    {'yes' if info['abelian'] else 'no'}")
     cc = info["conjugacy_classes"]
     print(f"classes    {cc if cc is not None else 'not computed (' + info['conjugacy_classes_reason'] + ')'}")
@@ -114,8 +130,8 @@ def run_group(args: argparse.Namespace) -> int:
 def _write_cayley(G, path: str) -> str:
     from metasym.plotting import ensure_parent, plot_cayley
 
-    if G.order > 2000:
-        raise TooLargeError(f"a Cayley graph of {G.order} elements is too large to draw "
+    if G.order_exceeds(2000):
+        raise TooLargeError(f"a Cayley graph of {G.order_text} elements is too large to draw "
                             "(limit 2000)")
     suffix = Path(path).suffix.lower()
     if suffix not in (".png", ".graphml"):
@@ -161,7 +177,7 @@ def run_sharing(args: argparse.Namespace) -> int:
     burnside, reason = _burnside(a_in, a_out)
     info: dict = {
         "group": G.spec,
-        "order": G.order,
+        "order": json_order(G),
         "in": a_in.spec,
         "out": a_out.spec,
         "in_degree": a_in.degree,
@@ -192,7 +208,7 @@ def run_sharing(args: argparse.Namespace) -> int:
     if args.json:
         print_json(info)
         return 0
-    print(f"group      {G.spec} (order {G.order})")
+    print(f"group      {G.spec} (order {G.order_text})")
     print(f"maps       {a_in.spec} (degree {a_in.degree}) -> {a_out.spec} (degree {a_out.degree})"
           + (f", support {args.support}" if args.support else ""))
     print(f"dimension  {pattern.dimension}   (orbits on output x input pairs, "
@@ -227,10 +243,10 @@ def run_verify(args: argparse.Namespace) -> int:
     rows = [r.to_dict() for r in results]
     failed = [r for r in rows if _status(r) == "fail"]
     if args.json:
-        print_json({"group": G.spec, "order": G.order, "in": a_in.spec, "out": a_out.spec,
+        print_json({"group": G.spec, "order": json_order(G), "in": a_in.spec, "out": a_out.spec,
                     "checks": rows, "passed": not failed})
         return 1 if failed else 0
-    print(f"{G.spec} (order {G.order}): {a_in.spec} (degree {a_in.degree}) -> "
+    print(f"{G.spec} (order {G.order_text}): {a_in.spec} (degree {a_in.degree}) -> "
           f"{a_out.spec} (degree {a_out.degree})")
     table = [("check", "expected", "found", "result")]
     for r in rows:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from metasym.cli.options import layer_shape, positive_float
 from metasym.errors import MetasymError, TooLargeError
 
 __all__ = ["register", "discover", "run_discover"]
@@ -30,10 +31,12 @@ def register(subparsers: Any) -> None:
                    "(as written by `metasym sharing --save`)")
     p.add_argument("--U", dest="U", metavar="PATH.npz", help=".npz with `U` (m*n x k; needs "
                    "--shape or an array `shape`/`labels` in the file) or `W` (tasks x m x n)")
-    p.add_argument("--shape", metavar="MxN", help="layer shape for --U: outputs x inputs")
+    p.add_argument("--shape", metavar="MxN", type=layer_shape,
+                   help="layer shape for --U: outputs x inputs")
     p.add_argument("--layer", metavar="NAME", help="RUN_DIR: which layer's sharing matrix "
                    "(runs of networks with several MSR layers)")
-    p.add_argument("--tol", type=float, help="clustering tolerance (default: automatic)")
+    p.add_argument("--tol", type=positive_float, help="clustering tolerance, > 0 "
+                   "(default: automatic)")
     p.add_argument("--against", metavar="GROUP_SPEC", help="reference group, e.g. rotoflips:3 "
                    "(default for an equivariant run: the run's group)")
     p.add_argument("--in", dest="action_in", default="natural",
@@ -130,10 +133,25 @@ def run_discover(args: argparse.Namespace) -> int:
         info["tolerance"] = cinfo["tolerance"]
         info["confidence"] = cinfo["separation"]
         info["clustering"] = {k: cinfo[k] for k in ("rank", "clusters", "zero_entries",
-                                                    "scale", "ranks_tried")}
+                                                    "scale", "ranks_tried", "contrast",
+                                                    "null_contrast", "null_samples",
+                                                    "threshold", "significant")}
         info["clustering"]["confidence_meaning"] = (
             "separation: smallest distance between clusters / largest single-linkage step "
             "inside a cluster (whitened rows of U); above ~10 is clear, below ~3 doubtful")
+        info["significance"] = cinfo["significance"]
+        if not cinfo["significant"]:
+            info["structure_found"] = False
+            info["result"] = ("no sharing structure found: the clustering is no better "
+                              "than structureless (Gaussian) data of the same shape gives")
+            if args.json:
+                print_json(info)
+            else:
+                _print_clustering(info)
+                print(f"result     {info['result']}")
+                print(f"           ({info['significance']})")
+            return 0
+    info["structure_found"] = True
     assert pattern is not None
     reference = None
     if args.against:
@@ -172,17 +190,24 @@ def _clip(cycles: str, limit: int = 90) -> str:
     return cycles[:limit].rsplit(")", 1)[0] + ") ... (--json for all)"
 
 
-def _print(info: dict[str, Any]) -> None:
-    m, n = info["shape"]
+def _print_clustering(info: dict[str, Any]) -> None:
     print(f"source     {info['source']} ({info['source_kind']})")
     for note in info.get("notes", []):
         print(f"note       {note}")
     if "tolerance" in info:
         c = info["clustering"]
         conf = info["confidence"]
+        conf_text = "n/a" if conf is None else f"{conf:.3g}"
         print(f"clustering tolerance {info['tolerance']:.3g}, confidence (separation) "
-              f"{conf:.3g}, rank {c['rank']}, {c['clusters']} parameters, "
+              f"{conf_text}, rank {c['rank']}, {c['clusters']} parameters, "
               f"{c['zero_entries']} fixed zeros")
+
+
+def _print(info: dict[str, Any]) -> None:
+    m, n = info["shape"]
+    _print_clustering(info)
+    if "significance" in info:
+        print(f"significant {info['significance']}")
     print(f"pattern    {m} x {n}, {info['parameters']} parameters, "
           f"{info['fixed_zero_entries']} fixed zeros")
     print(f"group      order {info['order']}, {'abelian' if info['abelian'] else 'non-abelian'}, "

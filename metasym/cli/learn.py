@@ -9,13 +9,19 @@ apply to the chosen problem is an error naming it. User mistakes raise
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from metasym.cli.options import (
+    int_range,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from metasym.cli.output import fmt, print_json
 from metasym.errors import MetasymError
 
@@ -23,37 +29,10 @@ __all__ = ["register", "config_from_args", "print_comparison"]
 
 
 # ----- option types (range-checked: one-line errors) ----------------------------------------
-def _int(lo: int | None = None, what: str = "an integer"):
-    def parse(text: str) -> int:
-        t = text.strip()
-        if not (t.lstrip("+-").isascii() and t.lstrip("+-").isdigit()):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        val = int(t)
-        if lo is not None and val < lo:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return val
-    parse.__name__ = what
-    return parse
-
-
-def _float(positive: bool = True, what: str = "a positive number"):
-    def parse(text: str) -> float:
-        try:
-            val = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not math.isfinite(val) or (val <= 0 if positive else val < 0):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return val
-    parse.__name__ = what
-    return parse
-
-
-POSITIVE = _int(1, "a positive integer")
-NONNEGATIVE = _int(0, "a non-negative integer")
-SEED = _int(0, "a non-negative integer seed")
-POSITIVE_FLOAT = _float(True)
-NONNEGATIVE_FLOAT = _float(False, "a non-negative number")
+POSITIVE, NONNEGATIVE = positive_int, nonnegative_int
+POSITIVE_FLOAT, NONNEGATIVE_FLOAT = positive_float, nonnegative_float
+SEED = int_range(0, 2**64 - 1, name="seed")  # torch seeds take 64 bits
+AT_LEAST_2 = int_range(2, name="task count")
 
 #: train options that belong to one problem kind: flag -> option field
 _PROBLEM_FLAGS = {"group": "--group", "in_action": "--in-action", "out_action": "--out-action",
@@ -111,7 +90,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="tasks per vmap chunk on the generic path (bounds memory)")
     p.add_argument("--eval-every", type=POSITIVE, help="evaluate every N steps (100)")
     p.add_argument("--eval-tasks", type=POSITIVE, help="held-out tasks per eval (300)")
-    p.add_argument("--tasks", dest="n_tasks", type=_int(2, "an integer >= 2"),
+    p.add_argument("--tasks", dest="n_tasks", type=AT_LEAST_2,
                    help="tasks to generate, split 80/20 (10000)")
     p.add_argument("--seed", type=SEED, help="training seed (0)")
     p.add_argument("--data-seed", type=SEED, help="task-generation seed (0)")
@@ -391,7 +370,7 @@ def register(subparsers: Any) -> None:
                    help="which table (table1: 1-D problems; table2: image problems)")
     p.add_argument("--steps", type=POSITIVE, default=1000, help="outer steps per run (1000)")
     p.add_argument("--inner-steps", type=NONNEGATIVE, default=1, help="inner steps (1)")
-    p.add_argument("--tasks", dest="n_tasks", type=_int(2, "an integer >= 2"), default=None,
+    p.add_argument("--tasks", dest="n_tasks", type=AT_LEAST_2, default=None,
                    help="tasks per problem (table1 10000, table2 2000)")
     p.add_argument("--problems", nargs="+", default=None, metavar="P",
                    help="subset of rank1 rank2 rank5 (table2: c4 d4 rot8 rot8_flip)")
@@ -423,7 +402,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", default="runs/demo", metavar="DIR", help="output folder (runs/demo)")
     p.add_argument("--steps", type=POSITIVE, default=2000, help="outer steps (2000)")
     p.add_argument("--inner-steps", type=NONNEGATIVE, default=5, help="inner steps (5)")
-    p.add_argument("--tasks", dest="n_tasks", type=_int(2, "an integer >= 2"), default=10_000,
+    p.add_argument("--tasks", dest="n_tasks", type=AT_LEAST_2, default=10_000,
                    help="tasks to generate (10000)")
     p.add_argument("--seed", type=SEED, default=0, help="seed (0)")
     p.add_argument("--threads", type=POSITIVE, default=1, help="torch CPU threads (1)")

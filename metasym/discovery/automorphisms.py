@@ -428,6 +428,11 @@ def compare_groups(found: DiscoveredSymmetry, in_action: GroupAction,
         reference image), ``"supergroup"`` (it properly contains it) or
         ``"incomparable"``.
     """
+    if not isinstance(found, DiscoveredSymmetry):
+        raise TypeError(f"found must be a DiscoveredSymmetry, got {type(found).__name__}")
+    for name, a in (("in_action", in_action), ("out_action", out_action)):
+        if not isinstance(a, GroupAction):
+            raise TypeError(f"{name} must be a GroupAction, got {type(a).__name__}")
     m, n = found.shape
     if (out_action.degree, in_action.degree) != (m, n):
         raise MismatchError(f"reference acts on {out_action.degree} outputs and "

@@ -26,6 +26,34 @@ When ``U`` has more columns than the data support (a learned ``U`` with spare co
 or a stack of many tasks' weights), the weakest singular directions are noise that
 whitening would blow up: several numerical ranks (every large gap in the singular
 values) are tried and the one with the best separation is kept (reported as ``rank``).
+
+**Significance.** Single linkage always returns *some* partition, and any point cloud
+has a largest gap, so a partition alone claims nothing. Its significance is judged with
+the **contrast**: the distance between the two closest cluster centres (the zero
+cluster's centre is the origin) over the typical distance between two rows of one
+cluster (:math:`\sqrt{2r}\,\hat\sigma`, with :math:`\hat\sigma^2` the within-cluster
+variance per coordinate on ``N - c`` degrees of freedom). It averages over every row,
+so a true pattern with relative noise :math:`\sigma` keeps a contrast of order
+:math:`1/\sigma` while the separation (two extreme tree edges) collapses much sooner.
+The contrast is compared with what structureless data of *the same shape* produces:
+the whole procedure (the same ranks tried, the same ``tol``) is run on i.i.d. standard
+normal matrices of ``U``'s shape drawn with the fixed seed :data:`NULL_SEED`, and the
+clustering is **significant** when its contrast exceeds both :data:`NULL_MARGIN` times
+the largest null contrast and :data:`MIN_CONTRAST`, and the partition can carry the
+rank (at least ``rank`` non-zero clusters: ``U`` then factors through the cluster
+indicators). ``pattern_from_U`` reports it in ``info["significant"]``; callers should
+not name a group for an insignificant pattern.
+
+*Why simulate rather than use a formula:* the contrast of a single-linkage partition
+depends on the number of rows, the rank, the whitening and the rank selection, and no
+closed form covers that whole procedure; the whitened Gaussian null is exactly the
+structureless case, its cost is that of the clustering times the number of samples
+(:data:`NULL_SAMPLES`, fewer for large inputs, see :data:`NULL_ROW_BUDGET`), and the
+fixed seed makes the decision reproducible. Measured (tests/test_reliability.py):
+i.i.d. Gaussian ``U`` or ``W`` of many shapes is called structureless in at least 19
+of 20 seeds (in fact all), while exact patterns, and learned-like ones (an exact basis
+mixed by a random invertible matrix plus 0.1% to 3% noise), stay significant whenever
+their partition is recovered, except at the top of that noise range on small layers.
 """
 
 from __future__ import annotations
@@ -38,11 +66,27 @@ from metasym.errors import MismatchError, TooLargeError
 from metasym.groups import canonical_labels
 from metasym.representations import SharingPattern
 
-__all__ = ["pattern_from_U", "pattern_from_weights", "ROW_LIMIT"]
+__all__ = ["pattern_from_U", "pattern_from_weights", "null_contrast", "ROW_LIMIT",
+           "NULL_SAMPLES", "NULL_MARGIN", "NULL_SEED", "MIN_CONTRAST"]
 
 #: Most rows (entries ``m*n``) clustered; Prim's algorithm is quadratic in this.
 ROW_LIMIT = 40_000
 _FLOOR = 1e-12
+#: Gaussian null samples the separation is calibrated against: at most
+#: ``NULL_SAMPLES``, at least ``NULL_MIN_SAMPLES`` (for large inputs, see
+#: :data:`NULL_ROW_BUDGET`).
+NULL_SAMPLES = 32
+NULL_MIN_SAMPLES = 4
+#: Significant when the contrast exceeds this times the largest null contrast ...
+NULL_MARGIN = 1.25
+#: ... and this: the closest clusters at least 3 typical within-cluster distances apart.
+MIN_CONTRAST = 3.0
+#: Seed of the null samples: the decision is deterministic.
+NULL_SEED = 20240229
+#: Rows clustered by the null, summed over samples (Prim's tree costs one numpy pass
+#: over all rows per row: about a second for 10 000 rows in total up to ~1000 rows per
+#: sample, more above); :data:`NULL_MIN_SAMPLES` are always drawn.
+NULL_ROW_BUDGET = 10_000
 
 
 def _mst_lengths(Q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -152,7 +196,16 @@ def pattern_from_U(U: np.ndarray, shape: tuple[int, int], tol: float | None = No
     (SharingPattern, dict)
         The pattern (``-1`` = fixed zero) and ``info`` with ``tolerance``,
         ``separation`` (confidence, see above), ``rank``, ``singular_values``,
-        ``clusters`` and ``zero_entries``.
+        ``clusters``, ``zero_entries``, and the significance test: ``contrast``,
+        ``null_contrast``, ``null_samples``, ``threshold``, ``significant`` (bool) and
+        ``significance`` (a sentence).
+
+    Raises
+    ------
+    MismatchError
+        ``U`` of the wrong shape, empty, all zero, or with NaN/infinite entries.
+    TooLargeError
+        More than :data:`ROW_LIMIT` rows.
 
     Examples
     --------
@@ -162,10 +215,14 @@ def pattern_from_U(U: np.ndarray, shape: tuple[int, int], tol: float | None = No
     >>> rng = np.random.default_rng(0)
     >>> U = P.basis() @ rng.normal(size=(4, 4)) + 1e-4 * rng.normal(size=(16, 4))
     >>> Q, info = pattern_from_U(U, (4, 4))
-    >>> Q == P, info["separation"] > 100
-    (True, True)
+    >>> Q == P, info["separation"] > 100, info["significant"]
+    (True, True, True)
     """
     U = np.asarray(U, dtype=np.float64)
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) for x in shape)
+            or min(shape) < 0):
+        raise TypeError(f"shape must be a pair (m, n) of non-negative integers, got {shape!r}")
     m, n = int(shape[0]), int(shape[1])
     if U.ndim != 2 or U.shape[0] != m * n:
         raise MismatchError(f"U has shape {U.shape}, expected ({m * n}, k) for a {m}x{n} layer")
@@ -173,10 +230,52 @@ def pattern_from_U(U: np.ndarray, shape: tuple[int, int], tol: float | None = No
         raise MismatchError("U contains NaN or infinite entries")
     if m * n > ROW_LIMIT:
         raise TooLargeError(f"clustering {m * n} rows exceeds the limit {ROW_LIMIT}")
-    if m * n == 0:
-        raise MismatchError("empty layer")
+    if m * n == 0 or U.shape[1] == 0:
+        raise MismatchError(f"U is empty (shape {U.shape}): no sharing pattern to find")
+    if not np.abs(U).max() > 0:
+        raise MismatchError("U is all zeros: every entry is fixed to zero and there is no "
+                            "sharing pattern to find")
+    if tol is not None:
+        if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)):
+            raise TypeError(f"tol must be a positive number, got {type(tol).__name__}")
+        if not (np.isfinite(tol) and tol > 0):
+            raise ValueError(f"tol must be a positive finite number, got {tol!r}")
+        tol = float(tol)
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, (int, np.integer))
+                             or not 1 <= rank <= U.shape[1]):
+        raise ValueError(f"rank must be an integer in 1..{U.shape[1]}, got {rank!r}")
     P, s, _ = np.linalg.svd(U, full_matrices=False)
     ranks = [rank] if rank is not None else _candidate_ranks(s)
+    labels, info = _best_over_ranks(P, ranks, tol)
+    pattern = SharingPattern(canonical_labels(labels.reshape(m, n)),
+                             description="clustered from a learned U")
+    info.update(singular_values=[float(v) for v in s], clusters=pattern.dimension,
+                zero_entries=int((pattern.labels < 0).sum()), ranks_tried=ranks)
+    null = null_contrast(U.shape, ranks, tol)
+    stat = info["contrast"]
+    threshold = max(NULL_MARGIN * null["max"], MIN_CONTRAST)
+    info.update(null_contrast=null["max"], null_samples=null["samples"], threshold=threshold)
+    consistent = pattern.dimension >= info["rank"]
+    info["significant"] = bool(stat > threshold and consistent)
+    shown = "inf" if stat == float("inf") else f"{stat:.3g}"
+    if info["significant"]:
+        info["significance"] = (f"contrast {shown} > {threshold:.3g} (max of {MIN_CONTRAST:g} "
+                                f"and {NULL_MARGIN} x {null['max']:.3g}, the largest of "
+                                f"{null['samples']} structureless (Gaussian) inputs of the "
+                                "same shape)")
+    elif not consistent:
+        info["significance"] = (f"not significant: {pattern.dimension} clusters cannot span "
+                                f"rank {info['rank']}")
+    else:
+        info["significance"] = (f"not significant: contrast {shown} <= {threshold:.3g} "
+                                f"(max of {MIN_CONTRAST:g} and {NULL_MARGIN} x "
+                                f"{null['max']:.3g}, the largest of {null['samples']} "
+                                "structureless (Gaussian) inputs of the same shape)")
+    return pattern, info
+
+
+def _best_over_ranks(P: np.ndarray, ranks: list[int], tol: float | None
+                     ) -> tuple[np.ndarray, dict[str, Any]]:
     best: tuple[np.ndarray, dict[str, Any]] | None = None
     for r in ranks:
         labels, info = _cluster(P[:, :r], tol)
@@ -186,11 +285,69 @@ def pattern_from_U(U: np.ndarray, shape: tuple[int, int], tol: float | None = No
             best = (labels, info)
     assert best is not None
     labels, info = best
-    pattern = SharingPattern(canonical_labels(labels.reshape(m, n)),
-                             description="clustered from a learned U")
-    info.update(singular_values=[float(v) for v in s], clusters=pattern.dimension,
-                zero_entries=int((pattern.labels < 0).sum()), ranks_tried=ranks)
-    return pattern, info
+    info["contrast"] = _contrast(P[:, :info["rank"]], labels)
+    return best
+
+
+def _contrast(Q: np.ndarray, labels: np.ndarray) -> float:
+    r"""Distance between the two closest cluster centres (the zero cluster's centre is
+    the origin) over the typical distance between two rows of one cluster,
+    :math:`\sqrt{2r}\,\hat\sigma` with :math:`\hat\sigma^2` the within-cluster variance
+    per coordinate on :math:`N - c` degrees of freedom (``c`` non-zero clusters).
+
+    Unlike the separation (two extreme tree edges) it averages over every row, so noise
+    moves it little: about :math:`1/(\sqrt{2}\,\sigma)` for clusters a unit apart with
+    noise :math:`\sigma`, and of order 1 for structureless rows. 0 when there is nothing
+    to compare (no cluster, or every entry its own cluster) or when fewer than
+    ``max(2, r)`` entries share (the spread would rest on a pair or two); infinite for an
+    exact pattern."""
+    N, r = Q.shape
+    keep = labels >= 0
+    ids, inv = np.unique(labels[keep], return_inverse=True)
+    c = ids.size
+    if c == 0 or N - c <= 0 or r == 0:
+        return 0.0
+    counts = np.bincount(inv, minlength=c).astype(float)
+    centres = np.zeros((c, r))
+    np.add.at(centres, inv, Q[keep])
+    centres /= counts[:, None]
+    resid = float(((Q[keep] - centres[inv]) ** 2).sum() + (Q[~keep] ** 2).sum())
+    pts = np.vstack([np.zeros((1, r)), centres]) if (~keep).any() else centres
+    if len(pts) < 2:
+        return 0.0
+    sq = (pts ** 2).sum(axis=1)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * pts @ pts.T
+    np.fill_diagonal(d2, np.inf)
+    nearest = float(np.sqrt(max(float(d2.min()), 0.0)))
+    spread = np.sqrt(2.0 * resid / (N - c))  # sqrt(2 r) * sigma_hat
+    if spread <= nearest * 1e-12:
+        return float("inf")
+    if N - c < max(2, r):  # the spread rests on too few shared entries to mean anything
+        return 0.0
+    return nearest / spread
+
+
+def null_contrast(shape: tuple[int, int], ranks: list[int], tol: float | None = None,
+                    samples: int | None = None) -> dict[str, Any]:
+    """Contrasts of structureless input: i.i.d. standard normal ``(N, k)`` matrices
+    (seed :data:`NULL_SEED`) clustered like :func:`pattern_from_U` clusters ``U`` (the
+    same ranks tried, the same ``tol``). Returns ``{"max", "values", "samples"}``.
+
+    The number of samples is :data:`NULL_SAMPLES`, reduced (to at least
+    :data:`NULL_MIN_SAMPLES`) so that ``samples * N`` stays within
+    :data:`NULL_ROW_BUDGET`.
+    """
+    N, k = int(shape[0]), int(shape[1])
+    rs = [max(1, min(int(r), k, N)) for r in ranks] or [min(k, N)]
+    if samples is None:
+        samples = int(min(NULL_SAMPLES, max(NULL_MIN_SAMPLES, NULL_ROW_BUDGET // max(N, 1))))
+    rng = np.random.default_rng(NULL_SEED)
+    values = []
+    for _ in range(samples):
+        P, _, _ = np.linalg.svd(rng.standard_normal((N, k)), full_matrices=False)
+        _, info = _best_over_ranks(P, rs, tol)
+        values.append(float(info["contrast"]))
+    return {"max": max(values), "values": values, "samples": samples}
 
 
 def pattern_from_weights(W: np.ndarray, tol: float | None = None

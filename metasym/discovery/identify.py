@@ -394,6 +394,8 @@ def _sym_alt(G: FiniteGroup, o: np.ndarray, F: FiniteGroup) -> Identification | 
 def identify(G: FiniteGroup, *, order: int | None = None) -> Identification:
     """Identify ``G`` among the named groups, with a verified isomorphism.
 
+    Raises TypeError unless ``G`` is a :class:`~metasym.groups.FiniteGroup`.
+
     Parameters
     ----------
     G
@@ -407,6 +409,8 @@ def identify(G: FiniteGroup, *, order: int | None = None) -> Identification:
     >>> identify(rotoflips(3)).name
     'dihedral:4'
     """
+    if not isinstance(G, FiniteGroup):
+        raise TypeError(f"G must be a FiniteGroup, got {type(G).__name__}")
     if order is not None and G._known_order is None:
         G = FiniteGroup(G.generator_arrays, G.degree, order=order)
     elif G._known_order is None:

@@ -117,6 +117,8 @@ def cyclic_embedding(pattern: SharingPattern) -> dict[str, Any] | None:
 
 def partial_symmetries(pattern: SharingPattern) -> dict[str, Any]:
     """All of the above for one pattern (JSON-ready)."""
+    if not isinstance(pattern, SharingPattern):
+        raise TypeError(f"pattern must be a SharingPattern, got {type(pattern).__name__}")
     diag = diagonal_structure(pattern)
     emb = cyclic_embedding(pattern) if diag["constant_diagonals"] else None
     shifts = partial_shifts(pattern, max_results=10_000)

@@ -3,6 +3,7 @@
 Never imports torch.
 """
 
+from metasym.groups._perm import format_cycles, permutation_orders
 from metasym.groups.actions import (
     GroupAction,
     canonical_labels,
@@ -27,13 +28,24 @@ from metasym.groups.constructors import (
     symmetric,
     translations,
 )
-from metasym.groups.finite_group import CONJUGACY_LIMIT, ELEMENT_LIMIT, FiniteGroup
-from metasym.groups.spec import parse_action, parse_group
+from metasym.groups.finite_group import (
+    CONJUGACY_LIMIT,
+    DEGREE_LIMIT,
+    ELEMENT_LIMIT,
+    FiniteGroup,
+    format_order,
+)
+from metasym.groups.spec import MAX_SPEC_DEPTH, parse_action, parse_group
 
 __all__ = [
     "CONJUGACY_LIMIT",
+    "DEGREE_LIMIT",
     "ELEMENT_LIMIT",
+    "MAX_SPEC_DEPTH",
     "FiniteGroup",
+    "format_cycles",
+    "format_order",
+    "permutation_orders",
     "GroupAction",
     "abelian",
     "alternating",

@@ -19,6 +19,7 @@ __all__ = [
     "format_cycles",
     "parse_cycles",
     "bfs_enumerate",
+    "permutation_orders",
 ]
 
 
@@ -29,7 +30,13 @@ def as_array(p: Permutation | Sequence[int] | np.ndarray, degree: int | None = N
         if degree is not None and arr.size < degree:
             arr = np.concatenate([arr, np.arange(arr.size, degree, dtype=np.int64)])
     else:
-        arr = np.asarray(p, dtype=np.int64).reshape(-1)
+        if isinstance(p, (str, bytes)) or p is None or isinstance(p, bool):
+            raise TypeError(f"a permutation must be a sympy Permutation or a sequence of "
+                            f"integers, got {type(p).__name__}")
+        try:
+            arr = np.asarray(p, dtype=np.int64).reshape(-1)
+        except OverflowError:
+            raise SpecError("a permutation entry does not fit in 64 bits") from None
     if degree is not None and arr.size != degree:
         raise SpecError(f"permutation has degree {arr.size}, expected {degree}")
     # bijectivity by counting (O(n)); np.unique sorts or hashes and is far slower
@@ -102,10 +109,13 @@ def parse_cycles(text: str, degree: int) -> np.ndarray:
         body = s[i + 1 : j].replace(",", " ").split()
         if not body:
             raise SpecError(f"bad cycle notation {text!r}: empty cycle inside a product")
-        try:
-            pts = [int(t) for t in body]
-        except ValueError:
-            raise SpecError(f"bad cycle notation {text!r}: points must be integers") from None
+        # ASCII digits only: int() also reads "٣", "３", "+3" and "1_0"
+        if not all(t.isascii() and t.isdigit() for t in body):
+            raise SpecError(f"bad cycle notation {text!r}: points must be integers "
+                            "written with the digits 0-9")
+        if any(len(t) > 7 for t in body):
+            raise SpecError(f"bad cycle notation {text!r}: a point above {degree - 1}")
+        pts = [int(t) for t in body]
         for x in pts:
             if not 0 <= x < degree:
                 raise SpecError(f"point {x} in {text!r} is outside 0..{degree - 1}")
@@ -152,3 +162,38 @@ def bfs_enumerate(generators: Iterable[np.ndarray], degree: int, limit: int,
                         "(use generator-based methods instead)"
                     )
     return np.stack(out).astype(np.int64)
+
+
+def permutation_orders(perms: np.ndarray, chunk_cells: int = 4_000_000) -> np.ndarray:
+    """Order (lcm of the cycle lengths) of each row of an ``(N, degree)`` image array.
+
+    Vectorised and polynomial: each point's cycle is labelled by its smallest point with
+    pointer doubling (``ceil(log2 degree)`` rounds of ``L = min(L, L[P]); P = P[P]``),
+    then the cycle lengths are counted and combined with ``lcm``. :math:`O(N d \\log d)`
+    time, rows processed in chunks of at most ``chunk_cells`` entries. The result must fit
+    in int64 (true for elements of any group small enough to enumerate: an element's
+    order divides the group's).
+    """
+    perms = np.asarray(perms, dtype=np.int64)
+    if perms.ndim != 2:
+        raise ValueError(f"perms must be a 2-D image array, got shape {perms.shape}")
+    N, d = perms.shape
+    out = np.ones(N, dtype=np.int64)
+    if N == 0 or d <= 1:
+        return out
+    rounds = max(1, int(d - 1).bit_length())
+    rows_per_chunk = max(1, chunk_cells // d)
+    for lo in range(0, N, rows_per_chunk):
+        P = perms[lo:lo + rows_per_chunk]
+        n = len(P)
+        L = np.broadcast_to(np.arange(d, dtype=np.int64), (n, d)).copy()
+        for _ in range(rounds):
+            L = np.minimum(L, np.take_along_axis(L, P, axis=1))
+            P = np.take_along_axis(P, P, axis=1)
+        keys = np.unique((np.arange(n, dtype=np.int64)[:, None] * d + L).ravel(),
+                         return_counts=True)
+        rows = keys[0] // d
+        sizes = keys[1]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        out[lo + rows[starts]] = np.lcm.reduceat(sizes, starts)
+    return out

@@ -12,7 +12,7 @@ from sympy.combinatorics import Permutation, PermutationGroup
 from sympy.combinatorics.util import _distribute_gens_by_base, _orbits_transversals_from_bsgs
 
 from metasym._limits import time_limit
-from metasym.errors import MismatchError, NotAHomomorphismError, SpecError
+from metasym.errors import MismatchError, NotAHomomorphismError, SpecError, TooLargeError
 from metasym.groups._perm import as_array, bfs_enumerate, format_cycles, inverse
 from metasym.groups.finite_group import FiniteGroup
 
@@ -24,7 +24,20 @@ __all__ = [
     "tensor",
     "direct_sum",
     "restrict",
+    "ACTION_DEGREE_LIMIT",
 ]
+
+#: Most points of an action, and most generator-image entries (``n_generators * degree``)
+#: it stores (int64: 80 MB per 10^7 entries). Tensor products reach it fast.
+ACTION_DEGREE_LIMIT = 10_000_000
+ACTION_CELLS = 40_000_000
+
+
+def _check_size(degree: int, n_generators: int, what: str) -> None:
+    if degree > ACTION_DEGREE_LIMIT or degree * max(n_generators, 1) > ACTION_CELLS:
+        raise TooLargeError(f"{what} on {degree} points ({n_generators} generator images) is "
+                            f"above the limit of {ACTION_DEGREE_LIMIT} points and "
+                            f"{ACTION_CELLS} stored image entries")
 
 
 class GroupAction:
@@ -69,6 +82,13 @@ class GroupAction:
                  validate: bool = True) -> None:
         if not isinstance(group, FiniteGroup):
             raise TypeError(f"group must be a FiniteGroup, got {type(group).__name__}")
+        if isinstance(images, (str, bytes)) or not hasattr(images, "__len__"):
+            raise TypeError(f"images must be a sequence of permutations, got "
+                            f"{type(images).__name__}")
+        if degree is not None:
+            if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
+                raise TypeError(f"degree must be an integer, got {degree!r}")
+            _check_size(int(degree), group.n_generators, "an action")
         if len(images) != group.n_generators:
             raise MismatchError(f"{group.spec} has {group.n_generators} generators but "
                                 f"{len(images)} images were given")
@@ -141,8 +161,19 @@ class GroupAction:
         if not gens:
             return [], [], 1
         gamma = PermutationGroup(gens)
-        with time_limit(f"checking the action {self._name} of {self._group.spec}"):
-            base, strong = gamma.schreier_sims_incremental(base=list(range(d)))
+        try:
+            with time_limit(f"checking the action {_clip(self._name)} of "
+                            f"{_clip(self._group.spec)}"):
+                # no prescribed base: sympy extends it by the first point a residue moves,
+                # which lies in G's part (points 0..d-1) unless the residue acts only on X,
+                # i.e. unless the images are not a homomorphism (then ``image`` says so).
+                # Prescribing all d points made Schreier-Sims quadratic in d (2.3 GB and
+                # 6 s for rotoflips:60).
+                base, strong = gamma.schreier_sims_incremental()
+        except MemoryError:
+            raise TooLargeError(f"checking the action {_clip(self._name)} of "
+                                f"{_clip(self._group.spec)} ({d + self.degree} points) ran out "
+                                "of memory") from None
         dist = _distribute_gens_by_base(base, strong)
         transversals = _orbits_transversals_from_bsgs(base, dist, transversals_only=True)
         tr = [{pt: np.asarray(u.array_form, dtype=np.int64) for pt, u in t.items()}
@@ -225,6 +256,10 @@ class GroupAction:
         return out
 
 
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _rebuild_action(group, images, name, degree):
     return GroupAction(group, images, name, degree=degree, validate=False)
 
@@ -275,6 +310,8 @@ def canonical_labels(labels: np.ndarray) -> np.ndarray:
 # ----- built-in actions ----------------------------------------------------------------
 def natural(group: FiniteGroup) -> GroupAction:
     """The defining action of ``group`` on its ``degree`` points."""
+    if not isinstance(group, FiniteGroup):
+        raise TypeError(f"group must be a FiniteGroup, got {type(group).__name__}")
     return GroupAction(group, group.generator_arrays, "natural", degree=group.degree,
                        validate=False)
 
@@ -282,6 +319,8 @@ def natural(group: FiniteGroup) -> GroupAction:
 def regular(group: FiniteGroup) -> GroupAction:
     r"""Left multiplication :math:`g \cdot h = gh` on the elements, indexed as in
     ``group.element_arrays`` (identity first). Degree :math:`|G|`; enumerates the group."""
+    if not isinstance(group, FiniteGroup):
+        raise TypeError(f"group must be a FiniteGroup, got {type(group).__name__}")
     G = group
     G.check_enumerable("the regular action")
     elems = G.element_arrays
@@ -292,8 +331,13 @@ def regular(group: FiniteGroup) -> GroupAction:
 
 def trivial(group: FiniteGroup, n: int = 1) -> GroupAction:
     """Every element fixes each of ``n`` points."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+    if not isinstance(group, FiniteGroup):
+        raise TypeError(f"group must be a FiniteGroup, got {type(group).__name__}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"trivial action needs an integer number of points, got {n!r}")
+    if n < 1:
         raise SpecError(f"trivial action needs a positive number of points, got {n!r}")
+    _check_size(int(n), group.n_generators, f"trivial action of {group.spec}")
     ident = np.arange(int(n))
     return GroupAction(group, [ident] * group.n_generators, f"trivial:{int(n)}",
                        degree=int(n), validate=False)
@@ -302,6 +346,9 @@ def trivial(group: FiniteGroup, n: int = 1) -> GroupAction:
 def _same_group(actions: Sequence[GroupAction]) -> FiniteGroup:
     if not actions:
         raise SpecError("need at least one action")
+    for a in actions:
+        if not isinstance(a, GroupAction):
+            raise TypeError(f"expected GroupAction arguments, got {type(a).__name__}")
     G = actions[0].group
     for a in actions[1:]:
         if a.group != G:
@@ -315,6 +362,8 @@ def tensor(*actions: GroupAction) -> GroupAction:
     G = _same_group(actions)
     if len(actions) < 2:
         raise SpecError("tensor needs at least two actions")
+    _check_size(int(np.prod([a.degree for a in actions], dtype=object)), G.n_generators,
+                "the tensor product")
     images = actions[0].generator_images
     degree = actions[0].degree
     for a in actions[1:]:
@@ -331,6 +380,7 @@ def direct_sum(*actions: GroupAction) -> GroupAction:
     G = _same_group(actions)
     if len(actions) < 2:
         raise SpecError("sum needs at least two actions")
+    _check_size(sum(a.degree for a in actions), G.n_generators, "the direct sum")
     parts, offset = [], 0
     for a in actions:
         parts.append(a.generator_images + offset)
@@ -343,6 +393,10 @@ def direct_sum(*actions: GroupAction) -> GroupAction:
 def restrict(action: GroupAction, subgroup: FiniteGroup) -> GroupAction:
     """Restriction of ``action`` to a subgroup (a group on the same points whose
     generators lie in ``action.group``); its spec is the explicit ``perm:`` form."""
+    if not isinstance(action, GroupAction):
+        raise TypeError(f"action must be a GroupAction, got {type(action).__name__}")
+    if not isinstance(subgroup, FiniteGroup):
+        raise TypeError(f"subgroup must be a FiniteGroup, got {type(subgroup).__name__}")
     G = action.group
     if subgroup.degree != G.degree:
         raise MismatchError(f"subgroup acts on {subgroup.degree} points, {G.spec} on {G.degree}")

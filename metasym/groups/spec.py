@@ -18,13 +18,18 @@ from metasym.errors import SpecError
 from metasym.groups import constructors as C
 from metasym.groups._perm import parse_cycles
 from metasym.groups.actions import GroupAction, direct_sum, natural, regular, tensor, trivial
-from metasym.groups.finite_group import FiniteGroup
+from metasym.groups.finite_group import DEGREE_LIMIT, FiniteGroup
 
-__all__ = ["parse_group", "parse_action", "GROUP_FAMILIES", "ACTION_KINDS"]
+__all__ = ["parse_group", "parse_action", "GROUP_FAMILIES", "ACTION_KINDS", "MAX_SPEC_DEPTH"]
 
 #: Largest degree accepted in a spec (guards against ``cyclic:10**12`` style inputs).
-MAX_SPEC_DEGREE = 1_000_000
+MAX_SPEC_DEGREE = DEGREE_LIMIT
 MAX_SPEC_LENGTH = 100_000
+#: Deepest nesting of ``product(...)``, ``tensor(...)`` and ``sum(...)`` in a spec.
+MAX_SPEC_DEPTH = 32
+#: Largest degree of an action built from a spec (tensor products multiply degrees).
+MAX_ACTION_DEGREE = 10_000_000
+_DIGITS = frozenset("0123456789")  # ASCII only: str.isdigit() also accepts "٣" and "３"
 
 GROUP_FAMILIES = ("cyclic", "dihedral", "symmetric", "alternating", "klein", "quaternion",
                   "abelian", "translations", "rotations", "rotoflips", "product", "perm")
@@ -40,6 +45,12 @@ class _Parser:
         self.s = text
         self.i = 0
         self.what = what
+        self.depth = 0
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_SPEC_DEPTH:
+            raise self.fail(f"nested more than {MAX_SPEC_DEPTH} levels deep")
 
     def fail(self, msg: str) -> SpecError:
         return SpecError(f"bad {self.what} spec {self.s!r}: {msg}")
@@ -61,7 +72,8 @@ class _Parser:
     def word(self) -> str:
         self.skip_ws()
         j = self.i
-        while j < len(self.s) and (self.s[j].isalpha() or self.s[j] == "_"):
+        while j < len(self.s) and (self.s[j].isascii() and self.s[j].isalpha()
+                                   or self.s[j] == "_"):
             j += 1
         if j == self.i:
             got = self.s[self.i] if self.i < len(self.s) else "end of input"
@@ -72,7 +84,7 @@ class _Parser:
     def integer(self) -> int:
         self.skip_ws()
         j = self.i
-        while j < len(self.s) and self.s[j].isdigit():
+        while j < len(self.s) and self.s[j] in _DIGITS:
             j += 1
         if j == self.i:
             raise self.fail(f"expected a non-negative integer at position {self.i}")
@@ -132,7 +144,11 @@ class _Parser:
         if name in ("klein", "quaternion"):
             return C.klein_four() if name == "klein" else C.quaternion()
         if name == "product":
-            return C.direct_product(*self.args(self.group))
+            self.enter()
+            factors = self.args(self.group)
+            self.depth -= 1
+            self._size_guard(sum(f.degree for f in factors), start)
+            return C.direct_product(*factors)
         if name not in GROUP_FAMILIES:
             raise self.fail(f"unknown group family {name!r}; known: {', '.join(GROUP_FAMILIES)}")
         self.expect(":")
@@ -158,6 +174,13 @@ class _Parser:
         self._size_guard(n * n if name in ("rotations", "rotoflips") else n, start)
         return getattr(C, name)(n)
 
+    def _action_guard(self, degree: int, G: FiniteGroup) -> None:
+        cells = degree * max(G.n_generators, 1)
+        if degree > MAX_ACTION_DEGREE or cells > MAX_ACTION_DEGREE * 4:
+            raise self.fail(f"an action on {degree} points is too large (limit "
+                            f"{MAX_ACTION_DEGREE} points, {4 * MAX_ACTION_DEGREE} generator "
+                            "image entries)")
+
     def _size_guard(self, degree: int, start: int) -> None:
         if degree > MAX_SPEC_DEGREE:
             raise self.fail(f"degree {degree} exceeds the limit {MAX_SPEC_DEGREE}")
@@ -170,15 +193,20 @@ class _Parser:
         if name == "regular":
             return regular(G)
         if name == "tensor":
+            self.enter()
             acts = self.args(lambda: self.action(G))
+            self.depth -= 1
             size = 1
             for a in acts:
                 size *= a.degree
-            if size > MAX_SPEC_DEGREE * 100:
-                raise self.fail(f"tensor action of degree {size} is too large")
+            self._action_guard(size, G)
             return tensor(*acts)
         if name == "sum":
-            return direct_sum(*self.args(lambda: self.action(G)))
+            self.enter()
+            acts = self.args(lambda: self.action(G))
+            self.depth -= 1
+            self._action_guard(sum(a.degree for a in acts), G)
+            return direct_sum(*acts)
         if name not in ACTION_KINDS:
             raise self.fail(f"unknown action {name!r}; known: {', '.join(ACTION_KINDS)}")
         self.expect(":")
@@ -218,6 +246,9 @@ def parse_action(spec: str, group: FiniteGroup | str) -> GroupAction:
     5
     """
     G = parse_group(group) if isinstance(group, str) else group
+    if not isinstance(G, FiniteGroup):
+        raise TypeError(f"group must be a FiniteGroup or a group spec string, got "
+                        f"{type(group).__name__}")
     p = _Parser(spec, "action")
     a = p.action(G)
     p.done()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from metasym._limits import check_memory
 from metasym.errors import MetasymError, MismatchError, SpecError, TooLargeError
 from metasym.groups import GroupAction, canonical_labels
 from metasym.npzfile import read_npz
+from metasym.representations._args import check_cells, integer
+from metasym.representations._args import rng as rng_arg
 
 __all__ = [
     "SharingPattern",
@@ -576,8 +579,11 @@ def band_support(m: int, n: int, width: int, offset: int = 0) -> np.ndarray:
     r"""Support of a "valid" convolution: entry :math:`(y, x)` is free iff
     :math:`0 \le x - y - \text{offset} < \text{width}` (output ``y`` reads inputs
     ``y+offset .. y+offset+width-1``)."""
+    m, n = integer(m, "band_support m", 1), integer(n, "band_support n", 1)
+    width, offset = integer(width, "band width"), integer(offset, "band offset")
     if width < 1:
         raise SpecError(f"band width must be at least 1, got {width}")
+    check_cells(m, n, "band_support")
     d = np.arange(n)[None, :] - np.arange(m)[:, None] - offset
     return (d >= 0) & (d < width)
 
@@ -588,7 +594,8 @@ def parse_support(spec: Any, m: int, n: int) -> np.ndarray | None:
     if spec is None:
         return None
     if isinstance(spec, str):
-        mt = re.fullmatch(r"\s*band\s*:\s*(\d{1,7})\s*(?::\s*(-?\d{1,7})\s*)?", spec)
+        mt = re.fullmatch(r"\s*band\s*:\s*([0-9]{1,7})\s*(?::\s*(-?[0-9]{1,7})\s*)?", spec,
+                          flags=re.ASCII)
         if not mt:
             raise SpecError(f"bad support spec {spec!r}: expected band:K or band:K:OFFSET")
         return band_support(m, n, int(mt.group(1)), int(mt.group(2) or 0))
@@ -736,18 +743,35 @@ class SharingPattern:
         import torch  # lazily: this layer must not need torch
 
         dtype = dtype or torch.float32
-        if sparse:
-            coo = self.basis(sparse=True, orthonormal=orthonormal, dtype=np.float64).tocoo()
-            idx = torch.as_tensor(np.vstack([coo.row, coo.col]), dtype=torch.long)
-            return torch.sparse_coo_tensor(idx, torch.as_tensor(coo.data, dtype=dtype),
-                                           coo.shape, device=device).coalesce()
-        U = self.basis(orthonormal=orthonormal, dtype=np.float64)
-        return torch.as_tensor(U, dtype=dtype, device=device)
+        if not isinstance(dtype, torch.dtype):
+            raise TypeError(f"dtype must be a torch.dtype such as torch.float32, got {dtype!r}")
+        if device is not None:
+            try:
+                device = torch.device(device)
+            except (RuntimeError, TypeError, ValueError):
+                raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda:0', "
+                                 f"got {device!r}") from None
+        try:
+            if sparse:
+                coo = self.basis(sparse=True, orthonormal=orthonormal, dtype=np.float64).tocoo()
+                idx = torch.as_tensor(np.vstack([coo.row, coo.col]), dtype=torch.long)
+                return torch.sparse_coo_tensor(idx, torch.as_tensor(coo.data, dtype=dtype),
+                                               coo.shape, device=device).coalesce()
+            U = self.basis(orthonormal=orthonormal, dtype=np.float64)
+            return torch.as_tensor(U, dtype=dtype, device=device)
+        except (RuntimeError, AssertionError) as e:  # an unavailable device, a bad dtype
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise MetasymError(f"cannot build U on device {device} with dtype {dtype}: "
+                               f"{msg[:200]}") from None
 
     def weight(self, v: np.ndarray) -> np.ndarray:
         """``W = (U v).reshape(m, n)`` computed from the labels (no ``U`` is built).
         ``v`` may carry leading batch dimensions: ``(..., k) -> (..., m, n)``."""
         v = np.asarray(v)
+        if v.ndim == 0 or not (np.issubdtype(v.dtype, np.number)
+                               or np.issubdtype(v.dtype, np.bool_)):
+            raise TypeError(f"v must be a numeric array of shape (..., {self.dimension}), "
+                            f"got {type(v).__name__} of dtype {v.dtype} and shape {v.shape}")
         if v.shape[-1] != self.dimension:
             raise MismatchError(f"expected {self.dimension} parameters, got {v.shape[-1]}")
         lab = self._labels
@@ -757,7 +781,10 @@ class SharingPattern:
     def random_weight(self, rng: np.random.Generator | int | None = None,
                       batch: tuple[int, ...] = ()) -> np.ndarray:
         """A weight in the span with i.i.d. standard normal parameters."""
-        rng = np.random.default_rng(rng)
+        rng = rng_arg(rng)
+        if not isinstance(batch, tuple) or any(isinstance(b, bool) or not isinstance(
+                b, (int, np.integer)) or b < 0 for b in batch):
+            raise TypeError(f"batch must be a tuple of non-negative integers, got {batch!r}")
         return self.weight(rng.standard_normal(batch + (self.dimension,)))
 
     # ----- projection and equivariance ---------------------------------------------------
@@ -779,6 +806,11 @@ class SharingPattern:
         means = sums.reshape(batch, k) / np.maximum(self.orbit_sizes, 1)
         out = np.zeros((batch, lab.size), dtype=W.dtype)
         out[:, keep] = means[:, lab[keep]]
+        # NaN/inf outside the support would otherwise vanish: propagate it to the whole
+        # projection of that matrix (a projection of a non-finite W is not finite)
+        bad = ~np.isfinite(W.reshape(batch, lab.size)).all(axis=1)
+        if bad.any():
+            out[bad] = np.nan
         return out.reshape(W.shape)
 
     def _require_actions(self) -> tuple[GroupAction, GroupAction]:
@@ -791,11 +823,16 @@ class SharingPattern:
         r"""Relative equivariance error of ``W`` under the pattern's actions:
         :math:`\|\rho_Y(s) W - W \rho_X(s)\|_F / \|W\|_F`, averaged (``reduce="mean"``) or
         maximised (``"max"``) over the generators ``s``. Zero for ``W`` in the span of a
-        pattern without support mask."""
+        pattern without support mask; NaN when ``W`` has a NaN or infinite entry (so
+        :meth:`is_equivariant` is then false)."""
         a_in, a_out = self._require_actions()
+        if reduce not in ("mean", "max"):
+            raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
         W = np.asarray(W, dtype=np.float64)
         if W.shape != self.shape:
             raise MismatchError(f"W has shape {W.shape}, pattern is {self.shape}")
+        if not np.isfinite(W).all():
+            return float("nan")
         norm = np.linalg.norm(W)
         errs = []
         for s_in, s_out in zip(a_in.generator_images, a_out.generator_images):
@@ -821,10 +858,16 @@ class SharingPattern:
         """The sub-pattern on the given rows / columns (index arrays or slices),
         renumbered canonically. The result carries no actions."""
         lab = self._labels
-        if rows is not None:
-            lab = lab[rows, :]
-        if cols is not None:
-            lab = lab[:, cols]
+        try:
+            if rows is not None:
+                lab = lab[rows, :]
+            if cols is not None:
+                lab = lab[:, cols]
+        except IndexError as e:
+            raise ValueError(f"rows/cols must be slices or integer/boolean index arrays "
+                             f"within the pattern's shape {self.shape}: {e}") from None
+        if lab.ndim != 2:
+            raise ValueError(f"rows/cols must keep two dimensions, got shape {lab.shape}")
         return SharingPattern(lab, description=description or self.description)
 
     def with_support(self, support: Any) -> SharingPattern:
@@ -838,6 +881,8 @@ class SharingPattern:
         """Write ``labels`` and ``U`` to ``.npz``. ``U`` is dense 0/1 when it has at most
         ``dense_limit`` entries, else stored sparse as ``U_rows``/``U_cols``/``U_shape``
         (the labels determine it). Returns what was written."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
         m, n = self.shape
         k = self.dimension
         data: dict[str, np.ndarray] = {"labels": self._labels}
@@ -855,7 +900,8 @@ class SharingPattern:
     @classmethod
     def load(cls, path: str | Path) -> SharingPattern:
         """Read a pattern saved by :meth:`save` (no pickles are ever loaded)."""
-        labels = read_npz(path, required=("labels",))["labels"]
+        labels = read_npz(path, required=("labels",), ndims={"labels": 2},
+                          kinds={"labels": "iu"})["labels"]
         try:
             return cls(labels)
         except MetasymError as e:

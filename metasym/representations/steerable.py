@@ -49,7 +49,7 @@ from functools import cached_property
 
 import numpy as np
 
-from metasym.errors import MetasymError, SpecError
+from metasym.errors import MetasymError, SpecError, TooLargeError
 from metasym.groups import (
     FiniteGroup,
     GroupAction,
@@ -62,6 +62,7 @@ from metasym.groups import (
     rotoflips,
     tensor,
 )
+from metasym.representations._args import check_cells, integer
 from metasym.representations.linear import LinearRepresentation, equivariant_basis
 from metasym.representations.sharing import SharingPattern, sharing_pattern
 
@@ -93,8 +94,19 @@ def _regular_fields(G: FiniteGroup, fields: int) -> GroupAction:
 
 def _check_fields(*fields: int) -> None:
     for f in fields:
-        if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1:
+        if isinstance(f, bool) or not isinstance(f, (int, np.integer)):
+            raise TypeError(f"the number of fields must be an integer, got {f!r}")
+        if f < 1:
             raise SpecError(f"the number of fields must be a positive integer, got {f!r}")
+
+
+def _action(kernel_action: object) -> GroupAction:
+    if isinstance(kernel_action, FiniteGroup):
+        return natural(kernel_action)
+    if not isinstance(kernel_action, GroupAction):
+        raise TypeError(f"kernel_action must be a GroupAction or FiniteGroup, got "
+                        f"{type(kernel_action).__name__}")
+    return kernel_action
 
 
 def lifting_conv_pattern(kernel_action: GroupAction | FiniteGroup, fields: int = 1
@@ -111,7 +123,10 @@ def lifting_conv_pattern(kernel_action: GroupAction | FiniteGroup, fields: int =
     ((8, 9), 18)
     """
     _check_fields(fields)
-    act = natural(kernel_action) if isinstance(kernel_action, FiniteGroup) else kernel_action
+    act = _action(kernel_action)
+    G = act.group
+    G.check_enumerable("a lifting convolution (regular fields)")
+    check_cells(int(fields) * G.order, act.degree, "lifting_conv_pattern")
     P = sharing_pattern(act, _regular_fields(act.group, fields))
     P.description = f"lifting conv {act.group.spec}: kernel positions -> {fields} regular field(s)"
     return P
@@ -130,8 +145,11 @@ def group_conv_pattern(kernel_action: GroupAction | FiniteGroup, fields_in: int 
     36
     """
     _check_fields(fields_in, fields_out)
-    act = natural(kernel_action) if isinstance(kernel_action, FiniteGroup) else kernel_action
+    act = _action(kernel_action)
     G = act.group
+    G.check_enumerable("a group convolution (regular fields)")
+    check_cells(int(fields_out) * G.order, int(fields_in) * G.order * act.degree,
+                "group_conv_pattern")
     field = tensor(regular(G), act)
     a_in = field if fields_in == 1 else direct_sum(*([field] * fields_in))
     P = sharing_pattern(a_in, _regular_fields(G, fields_out))
@@ -211,13 +229,19 @@ class SteerableKernels:
 
     def __init__(self, order: int = 8, *, flips: bool = False, kernel: int = 3,
                  max_frequency: int = 2, sigma: float = 0.6) -> None:
-        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 2:
-            raise SpecError(f"rotation order must be an integer >= 2, got {order!r}")
+        order = integer(order, "rotation order", 2)
+        kernel = integer(kernel, "kernel size")
+        max_frequency = integer(max_frequency, "max_frequency")
+        if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.integer, np.floating)):
+            raise TypeError(f"sigma must be a number, got {type(sigma).__name__}")
+        if order > 360 or kernel > 99:
+            raise TooLargeError(f"steerable kernels are built for rotation orders up to 360 "
+                                f"and kernels up to 99x99, got order {order}, kernel {kernel}")
         if kernel < 1 or kernel % 2 == 0:
             raise SpecError(f"steerable kernels need an odd size, got {kernel}")
         if max_frequency < 0:
             raise SpecError(f"max_frequency must be >= 0, got {max_frequency}")
-        if not sigma > 0:
+        if not (sigma > 0 and np.isfinite(sigma)):
             raise SpecError(f"sigma must be positive, got {sigma}")
         self.order, self.flips, self.kernel = int(order), bool(flips), int(kernel)
         self.max_frequency, self.sigma = int(max_frequency), float(sigma)
@@ -366,6 +390,8 @@ def rotation_response_error(banks: np.ndarray, kernels: SteerableKernels, *, ele
     :math:`2\pi/N`).
     """
     banks = np.asarray(banks, dtype=np.float64)
+    if not np.isfinite(banks).all():  # NaN must not read as "no error"
+        return float("nan")
     G = kernels.group
     N = G.order
     k2 = kernels.kernel ** 2

@@ -277,6 +277,12 @@ def assert_equivariant(W: Any, pattern_or_reps: Any, atol: float | None = None) 
     m = len(mats_out[0]) if mats_out else getattr(rep_out, "degree", W.shape[-2])
     if W.ndim < 2 or W.shape[-2:] != (m, n):
         raise MismatchError(f"W has shape {W.shape}, expected (..., {m}, {n})")
+    if W.dtype == object or not (np.issubdtype(W.dtype, np.number)
+                                 or np.issubdtype(W.dtype, np.bool_)):
+        raise TypeError(f"W must be a numeric array, got dtype {W.dtype}")
+    if np.issubdtype(W.dtype, np.inexact) and not np.isfinite(W).all():
+        bad = int((~np.isfinite(W)).sum())
+        raise AssertionError(f"W is not equivariant: it has {bad} NaN or infinite entries")
     floating = np.issubdtype(W.dtype, np.floating)
     if atol is None:
         if not floating and perm_in and perm_out:

@@ -42,6 +42,7 @@ import numpy as np
 from metasym.errors import MetasymError, MismatchError, TooLargeError
 from metasym.groups import GroupAction, regular
 from metasym.groups._perm import format_cycles, inverse
+from metasym.representations._args import seed as _seed_arg
 from metasym.representations.convolution import group_convolution_basis
 from metasym.representations.permutation import PermutationRepresentation
 from metasym.representations.sharing import SharingPattern, as_permutation_action, sharing_pattern
@@ -372,6 +373,10 @@ def check_basis_equivariant(basis: Any, in_action: Any, out_action: Any, *,
     if U.ndim != 2 or U.shape[0] != m * n:
         raise MismatchError(f"basis has shape {U.shape}, expected ({m * n}, k)")
     k = U.shape[1]
+    if np.issubdtype(U.dtype, np.inexact) and not np.isfinite(U).all():
+        n_bad = int((~np.isfinite(U)).any(axis=0).sum())
+        return _result(name, st, 0, n_bad * len(gens), False,
+                       f"{n_bad} of {k} basis elements contain NaN or infinite entries")
     Ws = U.T.reshape(k, m, n)
     if atol is None:
         atol = (0.0 if not np.issubdtype(U.dtype, np.floating)
@@ -597,6 +602,7 @@ def run_checks(in_action: Any, out_action: Any, *, seed: int = 0) -> list[CheckR
     (:func:`check_characters`: the group's character table and the Hom dimension of the
     pair). Checks that need
     to enumerate a group too large are returned with status ``"skipped"`` and the reason.
+    ``seed`` (a non-negative integer) seeds the random test vectors.
 
     Examples
     --------
@@ -607,6 +613,7 @@ def run_checks(in_action: Any, out_action: Any, *, seed: int = 0) -> list[CheckR
     >>> [r.found for r in results if r.name.startswith("dimension")]
     [3, 3, 3]
     """
+    seed = _seed_arg(seed)
     a_in, a_out = _pair(in_action, out_action)
     results: list[CheckResult] = []
     results += check_homomorphism(a_in, seed=seed, label="in")

@@ -146,7 +146,7 @@ def test_train_on_npz_data_and_bad_files(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, msg", [
     (["--problem", "equivariant"], "needs --group"),
-    (["--model", "msr-fc", "--k", "0"], "--k: expected a positive integer"),
+    (["--model", "msr-fc", "--k", "0"], "--k: must be >= 1"),
     (["--support", "20"], "--support must be smaller"),
     (["--device", "tpu"], "unknown --device"),
 ])
