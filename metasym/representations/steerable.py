@@ -62,7 +62,8 @@ from metasym.groups import (
     rotoflips,
     tensor,
 )
-from metasym.representations.linear import LinearRepresentation, equivariant_basis
+from metasym.representations.linear import LinearRepresentation
+from metasym.representations.schur import equivariant_basis
 from metasym.representations.sharing import SharingPattern, sharing_pattern
 
 __all__ = [
