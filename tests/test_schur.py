@@ -197,6 +197,19 @@ def test_orbit_exact_and_rational():
     assert set(np.unique(Ob.basis.data)) <= {-1.0, 1.0}
 
 
+def test_orbit_nested_tensor_factors():
+    G = dihedral(4)
+    vec = LinearRepresentation(G, [ROT90, FLIP], exact=True)
+    sign = LinearRepresentation(G, [[[1]], [[-1]]], exact=True)
+    P = LinearRepresentation.from_permutation(natural(G))
+    rin = (P * vec) * sign          # nested: perm first
+    rout = vec * (sign * P)         # nested: perm last
+    Ob = orbit_basis(rin, rout)
+    N = nullspace_basis(rin, rout, exact=True)
+    assert Ob.exact and Ob.dimension == N.dimension
+    assert same_span(Ob.dense(), N.basis)
+
+
 def test_target_vector_fields_16x16():
     F = vector_field(16)
     B = equivariant_basis(F, F)  # 512 x 512, 262,144 unknowns

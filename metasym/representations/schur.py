@@ -690,7 +690,7 @@ def _orbit_structure(rep: Any) -> tuple[GroupAction, LinearRepresentation | None
         return node[1], None, "perm-first"
     if node[0] != "tensor":
         return None
-    parts = node[1]
+    parts = _tensor_factors(rep)
     if parts[0].structure[0] == "permutation":
         rest, layout, act = parts[1:], "perm-first", parts[0].structure[1]
     elif parts[-1].structure[0] == "permutation":
@@ -701,6 +701,14 @@ def _orbit_structure(rep: Any) -> tuple[GroupAction, LinearRepresentation | None
     if small.degree > ORBIT_SMALL_DEGREE:
         return None
     return act, small, layout
+
+
+def _tensor_factors(rep: LinearRepresentation) -> list[LinearRepresentation]:
+    """The factors of a (nested) tensor product, flattened (Kronecker products are
+    associative, so the layout is unchanged)."""
+    if rep.structure[0] != "tensor":
+        return [rep]
+    return [f for p in rep.structure[1] for f in _tensor_factors(p)]
 
 
 def _small_nullspace(pairs: list[tuple[np.ndarray, np.ndarray]], b: int, a: int,
