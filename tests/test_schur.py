@@ -68,7 +68,7 @@ def conjugated(rho: LinearRepresentation, seed: int) -> LinearRepresentation:
     S = np.eye(d) + 0.3 * rng.normal(size=(d, d))
     Si = np.linalg.inv(S)
     return LinearRepresentation(rho.group, [S @ M @ Si for M in rho.generator_matrices()],
-                                atol=1e-8)
+                                atol=1e-8, degree=d)
 
 
 # ----- decomposition ------------------------------------------------------------------------
@@ -256,3 +256,42 @@ def test_dispatch_and_errors():
     B = equivariant_basis(big, big)
     assert B.method.startswith("Schur")
     assert B.dimension == hom_dimension(big, big)
+
+
+@st.composite
+def cyclic_reps(draw):
+    """Random real representations of C_n: sums and tensor products of rotations by
+    2 pi j / n (complex type for 0 < j < n/2), signs, permutations, some conjugated."""
+    n = draw(st.integers(1, 6))
+    G = cyclic(n)
+
+    def leaf():
+        kind = draw(st.sampled_from(["rot", "perm", "trivial", "sign"]))
+        if kind == "rot" and n > 1:
+            return LinearRepresentation(G, [rotation(2 * np.pi * draw(st.integers(0, n - 1)) / n)])
+        if kind == "sign" and n % 2 == 0:
+            return LinearRepresentation(G, [[[-1]]], exact=True)
+        if kind == "perm" and n > 1:
+            return LinearRepresentation.from_permutation(natural(G))
+        return LinearRepresentation(G, [[[1]]] if n > 1 else [], exact=True, degree=1)
+
+    def rep():
+        a, b = leaf(), leaf()
+        r = draw(st.sampled_from(["sum", "tensor", "leaf", "dual"]))
+        out = a + b if r == "sum" else a * b if r == "tensor" else a.dual() if r == "dual" else a
+        if draw(st.booleans()) and out.degree <= 8:
+            out = conjugated(out, draw(st.integers(0, 100)))
+        return out
+
+    return rep(), rep()
+
+
+@settings(max_examples=30, deadline=None)
+@given(cyclic_reps())
+def test_schur_on_random_linear_reps(pair):
+    rin, rout = pair
+    B = schur_basis(rin, rout)
+    N = nullspace_basis(rin, rout, exact=False)
+    assert B.dimension == N.dimension == hom_dimension(rin, rout)
+    assert same_span(B.basis, N.basis)
+    assert B.residual < 1e-8

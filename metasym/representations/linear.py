@@ -936,8 +936,10 @@ def nullspace_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None,
       or when ``exact=None``, ``m*n <= 400`` (:data:`EXACT_AUTO_LIMIT`) and both
       representations are rational (exact mode, integral matrices, permutations).
     * **float**: SVD of ``C``; singular values :math:`\le \mathrm{tol}` count as zero with
-      :math:`\mathrm{tol} = \max(mn, \text{rows}) \cdot \varepsilon \cdot \sigma_{\max}`
-      (NumPy's ``matrix_rank`` rule) unless ``atol`` is given. The basis is orthonormal.
+      :math:`\mathrm{tol} = \max(mn, \text{rows}) \cdot \varepsilon \cdot
+      \max(\sigma_{\max}, s)` (NumPy's ``matrix_rank`` rule, with ``s`` the largest
+      matrix entry, at least 1, so that a numerically zero ``C`` has full nullity) unless
+      ``atol`` is given. The basis is orthonormal.
       Refuses (``TooLargeError``) above :data:`FLOAT_NULLSPACE_LIMIT` unknowns
       ``m*n`` (or ``FLOAT_CONSTRAINT_CELLS`` entries of ``C``): for permutation representations use
       :func:`~metasym.representations.sharing_pattern`, which needs no linear algebra.
@@ -1004,7 +1006,12 @@ def nullspace_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None,
         return EquivariantBasis(basis, False, 0.0, 0.0, "no generators: every W", (m, n))
     _, s, Vh = np.linalg.svd(C, full_matrices=False)  # rows >= N: Vh is N x N
     smax = float(s[0]) if s.size else 0.0
-    tol = float(atol) if atol is not None else max(N, rows) * np.finfo(np.float64).eps * smax
+    # relative to the matrices' scale too: when C is (numerically) zero, sigma_max is
+    # rounding noise and must not set the threshold
+    scale = max(1.0, float(np.abs(rin.generator_matrices()).max(initial=0.0)),
+                float(np.abs(rout.generator_matrices()).max(initial=0.0)))
+    tol = (float(atol) if atol is not None
+           else max(N, rows) * np.finfo(np.float64).eps * max(smax, scale))
     rank = int((s > tol).sum())
     basis = np.ascontiguousarray(Vh[rank:].T)
     residual = float(np.abs(C @ basis).max(initial=0.0))
