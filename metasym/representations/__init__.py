@@ -10,11 +10,18 @@ from metasym.representations.cyclotomic import Cyclotomic
 from metasym.representations.linear import (
     EquivariantBasis,
     LinearRepresentation,
-    equivariant_basis,
+    nullspace_basis,
     parse_linear,
 )
 from metasym.representations.patterns import conv1d, conv2d, locally_connected1d
 from metasym.representations.permutation import PermutationRepresentation, parse_representation
+from metasym.representations.schur import (
+    RealDecomposition,
+    equivariant_basis,
+    isotypic_decomposition,
+    orbit_basis,
+    schur_basis,
+)
 from metasym.representations.sharing import (
     SharingPattern,
     band_support,
@@ -37,6 +44,7 @@ __all__ = [
     "EquivariantBasis",
     "LinearRepresentation",
     "PermutationRepresentation",
+    "RealDecomposition",
     "SharingPattern",
     "SteerableKernels",
     "band_support",
@@ -47,12 +55,16 @@ __all__ = [
     "equivariant_basis",
     "group_conv_pattern",
     "group_convolution_basis",
+    "isotypic_decomposition",
     "lifting_conv_pattern",
     "locally_connected1d",
+    "nullspace_basis",
+    "orbit_basis",
     "pair_orbit_labels",
     "parse_linear",
     "parse_representation",
     "parse_support",
     "run_checks",
+    "schur_basis",
     "sharing_pattern",
 ]

@@ -1,9 +1,12 @@
 r"""Real linear representations given by generator matrices, and equivariant bases.
 
 A :class:`LinearRepresentation` is :math:`\rho: G \to GL_d(\mathbb{R})` given by the
-matrices of ``G``'s generators and checked to be a homomorphism. :func:`equivariant_basis`
+matrices of ``G``'s generators and checked to be a homomorphism. :func:`nullspace_basis`
 solves :math:`\rho_Y(s) W = W \rho_X(s)` for all generators ``s`` (which is equivalent to
-all elements) as a nullspace: exact over the rationals when small, by SVD otherwise.
+all elements) as a nullspace: exact over the rationals when small, by SVD otherwise. It is
+the small-case method and the oracle of
+:func:`metasym.representations.schur.equivariant_basis`, which dispatches to it for small
+inputs and to the orbit and Schur-lemma methods for large ones.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ __all__ = [
     "LinearRepresentation",
     "parse_linear",
     "EquivariantBasis",
-    "equivariant_basis",
+    "nullspace_basis",
+    "as_linear",
     "EXACT_AUTO_LIMIT",
     "FLOAT_NULLSPACE_LIMIT",
 ]
@@ -300,6 +304,21 @@ class LinearRepresentation:
         construction (enumerates the group; see the class docstring)."""
         return self._element_matrices[self._group.element_index(g)]
 
+    def element_matrices(self, *, exact: bool = False) -> np.ndarray:
+        r""":math:`\rho(g)` for every element, in the order of ``group.element_arrays``:
+        a read-only float64 array ``(order, d, d)``, or (``exact=True``, rational
+        representations only) an object array of Python ints/Fractions. Enumerates the
+        group along the spanning tree of the class docstring (same limits)."""
+        if not exact:
+            return self._element_matrices
+        objs = self._rational_objects()
+        if objs is None:
+            raise SpecError("exact=True needs a rational representation")
+        mats = np.empty((len(objs), self.degree, self.degree), dtype=object)
+        for s, M in enumerate(objs):
+            mats[s] = M
+        return self._build(mats)
+
     def element_matrix(self, g: Any, *, exact: bool | None = None) -> np.ndarray:
         r""":math:`\rho(g)` for one element ``g``, without enumerating the group: ``g`` is
         written as a word in the generators by Schreier-Sims sifting and the generator
@@ -429,7 +448,7 @@ class LinearRepresentation:
     def direct_sum(self, *others: Any) -> LinearRepresentation:
         r"""Direct sum :math:`\rho \oplus \sigma \oplus \dots` (block diagonal, this
         summand first). Exact when every summand is."""
-        parts = (self, *(_as_linear(o) for o in others))
+        parts = (self, *(as_linear(o) for o in others))
         for p in parts[1:]:
             _same_group(self, p)
         exact = all(p.exact for p in parts)
@@ -443,7 +462,7 @@ class LinearRepresentation:
 
     def tensor(self, *others: Any) -> LinearRepresentation:
         """Tensor (Kronecker) product; basis vector ``(a, b)`` at ``a*d_2 + b``."""
-        parts = (self, *(_as_linear(o) for o in others))
+        parts = (self, *(as_linear(o) for o in others))
         for p in parts[1:]:
             _same_group(self, p)
         degree = 1
@@ -767,7 +786,9 @@ def _same_group(a: Any, b: Any) -> None:
                             f"{b.group.spec}")
 
 
-def _as_linear(rep: Any) -> LinearRepresentation:
+def as_linear(rep: Any) -> LinearRepresentation:
+    """``rep`` as a :class:`LinearRepresentation`: group actions and permutation
+    representations become :meth:`LinearRepresentation.from_permutation` (exact)."""
     if isinstance(rep, LinearRepresentation):
         return rep
     if isinstance(rep, GroupAction):
@@ -786,42 +807,78 @@ class EquivariantBasis:
     Attributes
     ----------
     basis
-        ``(m*n, k)`` float64 array; column ``c`` is :math:`\mathrm{vec}(W_c)`, row-major
-        (``W = (basis @ v).reshape(m, n)``).
+        ``(m*n, k)``; column ``c`` is :math:`\mathrm{vec}(W_c)`, row-major
+        (``W = (basis @ v).reshape(m, n)``). A float64 NumPy array (nullspace method and
+        Schur results that fit), a SciPy sparse CSC matrix (orbit method), or a SciPy
+        ``LinearOperator`` (a Schur-lemma basis too large to hold densely; ``basis @ v``
+        works, :attr:`factors` holds the structure). :meth:`dense` materialises any of
+        them (refusing above a size).
     exact
-        Whether the nullspace was computed in exact rational arithmetic.
+        Whether the basis was computed in exact rational arithmetic.
     tolerance
         Singular-value threshold used by the float method (``0.0`` when exact).
     residual
         :math:`\max |C\,\mathrm{basis}|` over the stacked constraints ``C`` (float64;
-        exactly ``0.0`` when the exact basis was verified exactly).
+        exactly ``0.0`` when the exact basis was verified exactly); for a structured
+        Schur basis a bound on it (see :func:`~metasym.representations.schur.schur_basis`).
     method
         How the basis was found, in words.
     shape
         ``(m, n)``.
     rational
         The exact basis as a sympy ``Matrix`` (``m*n x k``) in exact mode, else ``None``.
+    factors
+        The Schur-lemma structure (:class:`~metasym.representations.schur.SchurFactors`)
+        when the basis came from the decomposition, else ``None``.
     """
 
-    basis: np.ndarray
+    basis: Any
     exact: bool
     tolerance: float
     residual: float
     method: str
     shape: tuple[int, int]
     rational: Any = field(default=None, repr=False)
+    factors: Any = field(default=None, repr=False)
 
     @property
     def dimension(self) -> int:
         """Number of basis elements ``k``."""
         return int(self.basis.shape[1])
 
+    @property
+    def is_sparse(self) -> bool:
+        """Whether :attr:`basis` is a SciPy sparse matrix."""
+        return hasattr(self.basis, "tocsc")
+
+    def dense(self, *, limit: int = 50_000_000) -> np.ndarray:
+        """The ``(m*n, k)`` basis as a float64 array; refuses
+        (:class:`~metasym.errors.TooLargeError`) above ``limit`` entries."""
+        N, k = self.basis.shape
+        if isinstance(self.basis, np.ndarray):
+            return self.basis
+        if N * k > limit:
+            raise TooLargeError(f"a dense {N} x {k} basis has {N * k} entries, above "
+                                f"{limit}; use basis @ v or weight(v)")
+        if self.is_sparse:
+            return self.basis.toarray()
+        return np.asarray(self.basis @ np.eye(k))
+
     def weight(self, v: np.ndarray) -> np.ndarray:
         """``W = (basis @ v).reshape(m, n)``; ``v`` may have leading batch dimensions."""
         v = np.asarray(v, dtype=np.float64)
         if v.shape[-1] != self.dimension:
             raise MismatchError(f"expected {self.dimension} coefficients, got {v.shape[-1]}")
-        return (v @ self.basis.T).reshape(v.shape[:-1] + self.shape)
+        if self.factors is not None and not isinstance(self.basis, np.ndarray):
+            flat = v.reshape(-1, self.dimension)
+            out = np.stack([self.factors.weight(x) for x in flat]) if flat.size else \
+                np.zeros((0,) + self.shape)
+            return out.reshape(v.shape[:-1] + self.shape)
+        if isinstance(self.basis, np.ndarray):
+            return (v @ self.basis.T).reshape(v.shape[:-1] + self.shape)
+        flat = v.reshape(-1, self.dimension)
+        out = np.asarray(self.basis @ flat.T).T
+        return out.reshape(v.shape[:-1] + self.shape)
 
 
 def _constraint_float(rin: LinearRepresentation, rout: LinearRepresentation) -> np.ndarray:
@@ -858,10 +915,13 @@ def _constraint_exact(ain: tuple[np.ndarray, ...], aout: tuple[np.ndarray, ...],
     return rows
 
 
-def equivariant_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None,
-                      atol: float | None = None) -> EquivariantBasis:
+def nullspace_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None,
+                    atol: float | None = None) -> EquivariantBasis:
     r"""A basis of the equivariant linear maps :math:`W: X \to Y`,
-    :math:`\rho_Y(g) W = W \rho_X(g)` for all :math:`g`.
+    :math:`\rho_Y(g) W = W \rho_X(g)` for all :math:`g`, as the nullspace of the stacked
+    generator constraints: the small-case method and the independent oracle of
+    :func:`metasym.representations.schur.equivariant_basis` (which calls this for small
+    inputs).
 
     It suffices to impose the constraint on generators. With row-major vec
     (:math:`\mathrm{vec}(AWB) = (A \otimes B^\top)\mathrm{vec}(W)`) each generator ``s``
@@ -876,8 +936,10 @@ def equivariant_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None,
       or when ``exact=None``, ``m*n <= 400`` (:data:`EXACT_AUTO_LIMIT`) and both
       representations are rational (exact mode, integral matrices, permutations).
     * **float**: SVD of ``C``; singular values :math:`\le \mathrm{tol}` count as zero with
-      :math:`\mathrm{tol} = \max(mn, \text{rows}) \cdot \varepsilon \cdot \sigma_{\max}`
-      (NumPy's ``matrix_rank`` rule) unless ``atol`` is given. The basis is orthonormal.
+      :math:`\mathrm{tol} = \max(mn, \text{rows}) \cdot \varepsilon \cdot
+      \max(\sigma_{\max}, s)` (NumPy's ``matrix_rank`` rule, with ``s`` the largest
+      matrix entry, at least 1, so that a numerically zero ``C`` has full nullity) unless
+      ``atol`` is given. The basis is orthonormal.
       Refuses (``TooLargeError``) above :data:`FLOAT_NULLSPACE_LIMIT` unknowns
       ``m*n`` (or ``FLOAT_CONSTRAINT_CELLS`` entries of ``C``): for permutation representations use
       :func:`~metasym.representations.sharing_pattern`, which needs no linear algebra.
@@ -899,13 +961,13 @@ def equivariant_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None,
     Examples
     --------
     >>> from metasym.groups import symmetric, natural
-    >>> B = equivariant_basis(natural(symmetric(3)), natural(symmetric(3)))
+    >>> B = nullspace_basis(natural(symmetric(3)), natural(symmetric(3)))
     >>> B.dimension, B.exact, B.residual
     (2, True, 0.0)
-    >>> equivariant_basis(natural(symmetric(3)), natural(symmetric(3)), exact=False).dimension
+    >>> nullspace_basis(natural(symmetric(3)), natural(symmetric(3)), exact=False).dimension
     2
     """
-    rin, rout = _as_linear(rep_in), _as_linear(rep_out)
+    rin, rout = as_linear(rep_in), as_linear(rep_out)
     if rin.group != rout.group:
         raise MismatchError(f"input and output represent different groups: {rin.group.spec} "
                             f"and {rout.group.spec}")
@@ -936,15 +998,20 @@ def equivariant_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None,
         raise TooLargeError(
             f"a float nullspace of {m} x {n} = {N} unknowns with {rows} constraint rows "
             f"exceeds the limits ({FLOAT_NULLSPACE_LIMIT} unknowns, {FLOAT_CONSTRAINT_CELLS} "
-            "entries); for permutation representations use sharing_pattern(), which needs "
-            "no linear algebra")
+            "entries); use equivariant_basis() (orbit and Schur-lemma methods) or, for "
+            "permutation representations, sharing_pattern()")
     C = _constraint_float(rin, rout)
     if rows == 0:
         basis = np.eye(N)
         return EquivariantBasis(basis, False, 0.0, 0.0, "no generators: every W", (m, n))
     _, s, Vh = np.linalg.svd(C, full_matrices=False)  # rows >= N: Vh is N x N
     smax = float(s[0]) if s.size else 0.0
-    tol = float(atol) if atol is not None else max(N, rows) * np.finfo(np.float64).eps * smax
+    # relative to the matrices' scale too: when C is (numerically) zero, sigma_max is
+    # rounding noise and must not set the threshold
+    scale = max(1.0, float(np.abs(rin.generator_matrices()).max(initial=0.0)),
+                float(np.abs(rout.generator_matrices()).max(initial=0.0)))
+    tol = (float(atol) if atol is not None
+           else max(N, rows) * np.finfo(np.float64).eps * max(smax, scale))
     rank = int((s > tol).sum())
     basis = np.ascontiguousarray(Vh[rank:].T)
     residual = float(np.abs(C @ basis).max(initial=0.0))

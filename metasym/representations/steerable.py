@@ -63,7 +63,8 @@ from metasym.groups import (
     tensor,
 )
 from metasym.representations._args import check_cells, integer
-from metasym.representations.linear import LinearRepresentation, equivariant_basis
+from metasym.representations.linear import LinearRepresentation
+from metasym.representations.schur import equivariant_basis
 from metasym.representations.sharing import SharingPattern, sharing_pattern
 
 __all__ = [

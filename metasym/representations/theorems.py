@@ -322,9 +322,9 @@ def check_dimension(in_action: Any, out_action: Any,
         results.append(_skipped("dimension=nullity", st, k,
                                 f"{N} unknowns > {NULLITY_LIMIT}: no dense nullspace"))
     else:
-        from metasym.representations.linear import equivariant_basis
+        from metasym.representations.linear import nullspace_basis
 
-        B = equivariant_basis(a_in, a_out)
+        B = nullspace_basis(a_in, a_out)
         results.append(_result("dimension=nullity", st, k, B.dimension, B.dimension == k,
                                B.method))
     return results
@@ -854,7 +854,7 @@ def check_hom_dimension(rep_in: Any, rep_out: Any, table: Any = None, *,
     :math:`\frac1{|G|}\sum_g \chi_V(g)\overline{\chi_W(g)}` (over classes), the
     multiplicities of the irreducibles :math:`\sum_i \langle\chi_V,\chi_i\rangle
     \langle\chi_W,\chi_i\rangle`, and an independent nullspace
-    (:func:`~metasym.representations.linear.equivariant_basis`; skipped above
+    (:func:`~metasym.representations.linear.nullspace_basis`; skipped above
     ``NULLITY_LIMIT`` unknowns). ``rep_in``/``rep_out`` are group actions,
     permutation or linear representations. Characters are read at class representatives
     (no enumeration): exact for actions and rational representations; for float
@@ -862,7 +862,7 @@ def check_hom_dimension(rep_in: Any, rep_out: Any, table: Any = None, *,
     the nullity (real representations have real characters, so no conjugation is lost).
     """
     from metasym.representations.characters import character_table
-    from metasym.representations.linear import equivariant_basis
+    from metasym.representations.linear import nullspace_basis
 
     G = rep_in.group
     if rep_out.group != G:
@@ -881,7 +881,7 @@ def check_hom_dimension(rep_in: Any, rep_out: Any, table: Any = None, *,
     if m * n > NULLITY_LIMIT:
         nullity, method = None, f"{m * n} unknowns > {NULLITY_LIMIT}: no nullspace"
     else:
-        B = equivariant_basis(rep_in, rep_out)
+        B = nullspace_basis(rep_in, rep_out)
         nullity, method = B.dimension, B.method
     sizes = np.array(T.class_sizes, dtype=np.int64)
     if exact_v and exact_w:
