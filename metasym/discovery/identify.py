@@ -317,9 +317,9 @@ def _verify(C: FiniteGroup, D: FiniteGroup, images: list[np.ndarray]) -> bool:
 
 # ----- identification -----------------------------------------------------------------
 def _orbits(G: FiniteGroup) -> list[np.ndarray]:
-    from metasym.groups.actions import _components
+    from metasym.groups.actions import orbit_labels
 
-    lab = _components(np.asarray(G.generator_arrays), G.degree)
+    lab = orbit_labels(np.asarray(G.generator_arrays), G.degree)
     return [np.flatnonzero(lab == c) for c in range(int(lab.max()) + 1)]
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "tensor",
     "direct_sum",
     "restrict",
+    "orbit_labels",
     "ACTION_DEGREE_LIMIT",
 ]
 
@@ -236,7 +237,7 @@ class GroupAction:
     @cached_property
     def orbit_labels(self) -> np.ndarray:
         """Orbit id of each point (canonical: numbered by first appearance)."""
-        return _components(self._images, self.degree)
+        return orbit_labels(self._images, self.degree)
 
     @property
     def n_orbits(self) -> int:
@@ -264,8 +265,9 @@ def _rebuild_action(group, images, name, degree):
     return GroupAction(group, images, name, degree=degree, validate=False)
 
 
-def _components(images: np.ndarray, n: int) -> np.ndarray:
-    """Canonical labels of the connected components of the graph ``x -- s(x)``."""
+def orbit_labels(images: np.ndarray, n: int) -> np.ndarray:
+    """Canonical orbit labels of the points ``0..n-1`` under generator images ``(k, n)``:
+    the connected components of the graph ``x -- s(x)``."""
     if len(images) == 0:
         return np.arange(n, dtype=np.int64)
     rows = np.tile(np.arange(n, dtype=np.int64), len(images))
