@@ -48,7 +48,7 @@ not name a group for an insignificant pattern.
 depends on the number of rows, the rank, the whitening and the rank selection, and no
 closed form covers that whole procedure; the whitened Gaussian null is exactly the
 structureless case, its cost is that of the clustering times the number of samples
-(:data:`NULL_SAMPLES`, fewer for large inputs, see :data:`NULL_ROW_BUDGET`), and the
+(``NULL_SAMPLES``, fewer for large inputs, see ``NULL_ROW_BUDGET``), and the
 fixed seed makes the decision reproducible. Measured (tests/test_reliability.py):
 i.i.d. Gaussian ``U`` or ``W`` of many shapes is called structureless in at least 19
 of 20 seeds (in fact all), while exact patterns, and learned-like ones (an exact basis
@@ -74,7 +74,7 @@ ROW_LIMIT = 40_000
 _FLOOR = 1e-12
 #: Gaussian null samples the separation is calibrated against: at most
 #: ``NULL_SAMPLES``, at least ``NULL_MIN_SAMPLES`` (for large inputs, see
-#: :data:`NULL_ROW_BUDGET`).
+#: ``NULL_ROW_BUDGET``).
 NULL_SAMPLES = 32
 NULL_MIN_SAMPLES = 4
 #: Significant when the contrast exceeds this times the largest null contrast ...
@@ -85,7 +85,7 @@ MIN_CONTRAST = 3.0
 NULL_SEED = 20240229
 #: Rows clustered by the null, summed over samples (Prim's tree costs one numpy pass
 #: over all rows per row: about a second for 10 000 rows in total up to ~1000 rows per
-#: sample, more above); :data:`NULL_MIN_SAMPLES` are always drawn.
+#: sample, more above); ``NULL_MIN_SAMPLES`` are always drawn.
 NULL_ROW_BUDGET = 10_000
 
 
@@ -333,9 +333,9 @@ def null_contrast(shape: tuple[int, int], ranks: list[int], tol: float | None = 
     (seed :data:`NULL_SEED`) clustered like :func:`pattern_from_U` clusters ``U`` (the
     same ranks tried, the same ``tol``). Returns ``{"max", "values", "samples"}``.
 
-    The number of samples is :data:`NULL_SAMPLES`, reduced (to at least
-    :data:`NULL_MIN_SAMPLES`) so that ``samples * N`` stays within
-    :data:`NULL_ROW_BUDGET`.
+    The number of samples is ``NULL_SAMPLES``, reduced (to at least
+    ``NULL_MIN_SAMPLES``) so that ``samples * N`` stays within
+    ``NULL_ROW_BUDGET``.
     """
     N, k = int(shape[0]), int(shape[1])
     rs = [max(1, min(int(r), k, N)) for r in ranks] or [min(k, N)]
