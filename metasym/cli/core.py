@@ -104,7 +104,7 @@ def run_group(args: argparse.Namespace) -> int:
 
     G = parse_group(args.spec)
     info = describe_group(G)
-    if args.cayley:
+    if args.cayley is not None:
         info["cayley"] = _write_cayley(G, args.cayley)
     if args.json:
         print_json(info)
@@ -122,7 +122,7 @@ def run_group(args: argparse.Namespace) -> int:
     else:
         print("orders     " + "  ".join(f"{k}:{v}" for k, v in eo.items())
               + "   (element order: count)")
-    if args.cayley:
+    if args.cayley is not None:
         print(f"cayley     {info['cayley']}")
     return 0
 
@@ -140,8 +140,10 @@ def _write_cayley(G, path: str) -> str:
     if suffix == ".graphml":
         import networkx as nx
 
+        from metasym.files import atomic_write
+
         try:
-            nx.write_graphml(graph, ensure_parent(path))
+            atomic_write(ensure_parent(path), lambda tmp: nx.write_graphml(graph, tmp))
         except OSError as e:
             raise MetasymError(f"cannot write {path}: {e.strerror}") from None
     else:
@@ -191,16 +193,16 @@ def run_sharing(args: argparse.Namespace) -> int:
         info["burnside_reason"] = reason
     if args.support and burnside is not None:
         info["burnside_note"] = "Burnside counts all orbits; the support keeps only some"
-    if args.save:
+    if args.save is not None:
         from metasym.plotting import ensure_parent
 
         try:
             saved = pattern.save(ensure_parent(args.save))
         except OSError as e:
             raise MetasymError(f"cannot write {args.save}: {e.strerror}") from None
-        info["saved"] = args.save
+        info["saved"] = saved["path"]
         info["saved_U"] = saved["U"]
-    if args.plot:
+    if args.plot is not None:
         from metasym.plotting import plot_pattern
 
         plot_pattern(pattern, args.plot, title=f"{G.spec}: {a_in.spec} -> {a_out.spec}")
@@ -223,9 +225,9 @@ def run_sharing(args: argparse.Namespace) -> int:
         width = max(2, len(str(pattern.dimension - 1)) + 1)
         for row in pattern.labels:
             print("  " + " ".join(f"{v:>{width}d}" for v in row))
-    if args.save:
-        print(f"saved      {args.save} (labels, U {info['saved_U']})")
-    if args.plot:
+    if args.save is not None:
+        print(f"saved      {info['saved']} (labels, U {info['saved_U']})")
+    if args.plot is not None:
         print(f"plot       {args.plot}")
     return 0
 

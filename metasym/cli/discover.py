@@ -161,7 +161,7 @@ def run_discover(args: argparse.Namespace) -> int:
         info["reference_source"] = "the run's config"
     result, found = discover(pattern, reference)
     info.update(result)
-    if args.cayley:
+    if args.cayley is not None:
         info["cayley"] = _cayley(found.group, args.cayley, found.order)
     if args.json:
         print_json(info)

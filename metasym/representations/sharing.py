@@ -878,9 +878,11 @@ class SharingPattern:
 
     # ----- files -------------------------------------------------------------------------
     def save(self, path: str | Path, *, dense_limit: int = 10_000_000) -> dict:
-        """Write ``labels`` and ``U`` to ``.npz``. ``U`` is dense 0/1 when it has at most
-        ``dense_limit`` entries, else stored sparse as ``U_rows``/``U_cols``/``U_shape``
-        (the labels determine it). Returns what was written."""
+        """Write ``labels`` and ``U`` in ``.npz`` format to exactly ``path`` (atomically; a
+        link at ``path`` is replaced, never written through; no suffix is added). ``U`` is
+        dense 0/1 when it has at most ``dense_limit`` entries, else stored sparse as
+        ``U_rows``/``U_cols``/``U_shape`` (the labels determine it). Returns what was
+        written, with the ``path``."""
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
         m, n = self.shape
@@ -894,7 +896,13 @@ class SharingPattern:
             data.update(U_rows=U.row.astype(np.int64), U_cols=U.col.astype(np.int64),
                         U_shape=np.array(U.shape, dtype=np.int64))
             info["U"] = f"sparse (dense would have {m * n * k} entries > {dense_limit})"
-        np.savez_compressed(path, **data)
+        from metasym.files import atomic_write
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:  # a file object: numpy would append ".npz" to a name
+                np.savez_compressed(f, **data)
+
+        info["path"] = str(atomic_write(path, write))  # exactly this path; links replaced
         return info
 
     @classmethod
