@@ -246,8 +246,15 @@ def load_npz(path: str | Path, *, train_fraction: float = 0.8) -> TaskSet:
     hold ``w`` (the generating weights, kept as is). Nothing is unpickled
     (``allow_pickle=False``); every problem with the file is one :class:`MetasymError` line.
     """
+    from metasym._limits import memory_budget
+    from metasym.npzfile import MAX_NPZ_BYTES
+
     path = Path(path)
-    arrays = read_npz(path, required=("x", "y"), what="x and y")
+    # the arrays are converted to float32 and packed again for training: about 3x their
+    # size in memory, so the file may declare a third of the budget (checked on headers)
+    arrays = read_npz(path, required=("x", "y"), what="x and y",
+                      kinds={"x": "fiu", "y": "fiu"},
+                      max_bytes=min(MAX_NPZ_BYTES, memory_budget() // 3))
     x, y, w = arrays["x"], arrays["y"], arrays.get("w")
     for name, arr in (("x", x), ("y", y)):
         if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
