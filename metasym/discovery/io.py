@@ -36,7 +36,7 @@ class Source:
 
 def parse_shape(text: str) -> tuple[int, int]:
     """``"68x70"`` -> ``(68, 70)`` (outputs x inputs)."""
-    mt = re.fullmatch(r"\s*(\d{1,7})\s*[xX]\s*(\d{1,7})\s*", text or "")
+    mt = re.fullmatch(r"\s*([0-9]{1,7})\s*[xX]\s*([0-9]{1,7})\s*", text or "")  # ASCII only
     if not mt or int(mt.group(1)) < 1 or int(mt.group(2)) < 1:
         raise MetasymError(f"bad shape {text!r}: expected MxN (outputs x inputs), e.g. 68x70")
     return int(mt.group(1)), int(mt.group(2))
