@@ -426,3 +426,21 @@ def test_same_group_on_many_points(big, small):
             return sorted((c.element_order, sorted(str(row[k]) for row in T.values))
                           for k, c in enumerate(T.classes))
         assert profile(A) == profile(B)
+
+
+def test_induction_reciprocity_passes_and_can_fail(monkeypatch):
+    from metasym.groups import natural, parse_group, regular
+    from metasym.representations import theorems
+    from metasym.representations.linear import LinearRepresentation
+
+    for spec, out in (("symmetric:4", natural), ("dihedral:5", regular),
+                      ("perm:6:(0 1 2);(3 4 5);(0 3)(1 4)(2 5)", natural)):
+        G = parse_group(spec)
+        (r,) = theorems.check_induction_reciprocity(out(G))
+        assert r.status == "pass" and r.found == r.expected, r
+    # negative control: a wrong induced representation (the trivial one) must fail
+    monkeypatch.setattr(LinearRepresentation, "induce",
+                        lambda self, group: LinearRepresentation.from_permutation(
+                            __import__("metasym.groups", fromlist=["trivial"]).trivial(group, 1)))
+    (r,) = theorems.check_induction_reciprocity(natural(parse_group("symmetric:4")))
+    assert r.status == "fail" and r.found == 1 and r.expected == 2

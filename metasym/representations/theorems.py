@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from metasym.errors import MetasymError, MismatchError, TooLargeError
-from metasym.groups import GroupAction, regular
+from metasym.groups import FiniteGroup, GroupAction, regular
 from metasym.groups._perm import format_cycles, inverse
 from metasym.representations._args import seed as _seed_arg
 from metasym.representations.convolution import group_convolution_basis
@@ -59,6 +59,8 @@ __all__ = [
     "check_basis_equivariant",
     "check_representability",
     "check_frobenius",
+    "check_induction_reciprocity",
+    "point_stabilizer",
     "check_reynolds",
     "check_character_table",
     "check_hom_dimension",
@@ -486,6 +488,51 @@ def check_frobenius(action: Any) -> list[CheckResult]:
     return out
 
 
+def point_stabilizer(G: FiniteGroup, point: int = 0) -> FiniteGroup:
+    """The stabiliser of ``point`` in ``G`` (Schreier-Sims, under the groups layer's time
+    limit), as a group on the same points."""
+    from metasym._limits import time_limit
+
+    with time_limit(f"the stabiliser of point {point} in {G.spec}"):
+        gens = G.sympy_group.stabilizer(int(point)).generators
+    arrays = [np.asarray(g.array_form, dtype=np.int64) for g in gens]
+    return FiniteGroup([a for a in arrays if not np.array_equal(a, np.arange(G.degree))]
+                       or [np.arange(G.degree)], G.degree, f"stabilizer({G.spec},{point})")
+
+
+def check_induction_reciprocity(out_action: Any, subgroup: FiniteGroup | None = None
+                                ) -> list[CheckResult]:
+    r"""Frobenius reciprocity for induction and restriction:
+    :math:`\dim\mathrm{Hom}_G(\mathrm{Ind}_H^G 1_H, Y) = \dim\mathrm{Hom}_H(1_H,
+    \mathrm{Res}^G_H Y)`.
+
+    ``H`` defaults to the stabiliser of point 0 of the group's own points. The left side
+    is the nullity of the generator constraints on the *induced* representation
+    (:meth:`~metasym.representations.LinearRepresentation.induce`, built from cosets);
+    the right side counts the orbits of ``H``'s generators on ``Y`` (the ``H``-fixed
+    vectors of a permutation representation): two independent computations.
+    Skipped when ``H`` is too large to induce from or the nullspace too large to solve.
+    """
+    from metasym.groups import restrict, trivial
+    from metasym.groups.actions import orbit_labels
+    from metasym.representations.linear import LinearRepresentation, nullspace_basis
+
+    a = as_permutation_action(out_action)
+    G = a.group
+    st = "dim Hom_G(Ind_H^G 1, Y) = dim Hom_H(1, Res_H Y) (Frobenius reciprocity)"
+    try:
+        H = subgroup if subgroup is not None else point_stabilizer(G, 0)
+        ind = LinearRepresentation.from_permutation(trivial(H, 1)).induce(G)
+        left = int(nullspace_basis(ind, LinearRepresentation.from_permutation(a)).dimension)
+    except (TooLargeError, MetasymError) as e:
+        return [_skipped("frobenius:induction", st, None, str(e).splitlines()[0])]
+    res = restrict(a, H)
+    right = int(orbit_labels(np.asarray(res.generator_images), res.degree).max()) + 1
+    return [_result("frobenius:induction", st, right, left, left == right,
+                    f"H = {H.spec} (index {ind.degree}); expected = orbits of H on Y, found "
+                    f"= nullity for the induced representation")]
+
+
 # ----- (e) Reynolds projection -------------------------------------------------------------------
 def check_reynolds(in_action: Any, out_action: Any, pattern: SharingPattern | None = None, *,
                    seed: int = 0, dtype: Any = np.float64) -> list[CheckResult]:
@@ -625,6 +672,7 @@ def run_checks(in_action: Any, out_action: Any, *, seed: int = 0) -> list[CheckR
     results += check_reynolds(a_in, a_out, P, seed=seed)
     results += check_representability(a_in, seed=seed)
     results += check_frobenius(a_in)
+    results += check_induction_reciprocity(a_out)
     results += check_characters(a_in, a_out)
     return results
 
