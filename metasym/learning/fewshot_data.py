@@ -289,7 +289,7 @@ GLYPH_DATASET_VERSION = 1
 MAX_CHARACTERS_PER_ALPHABET = 55
 
 _FRAME = 0.74  # the alphabet's frame fills this fraction of the image side
-_DUPLICATE_TOLERANCE = 2.0  # mean absolute difference (of 255) below which two glyphs match
+_DUPLICATE_TOLERANCE = 24  # two clean renders match if no pixel differs by more (of 255)
 
 
 # ----- cache location --------------------------------------------------------------------------
@@ -518,8 +518,10 @@ def _alphabet_frame(renderer: _Renderer, codes: Sequence[int]) -> tuple[float, f
 
 def _select_characters(renderer: _Renderer, alphabet: GlyphAlphabet, size: int,
                        frame: tuple[float, float, float]) -> list[int]:
-    """The alphabet's characters: covered by a face, ink in the clean reference render,
-    no duplicate render; at most MAX_CHARACTERS_PER_ALPHABET, evenly spaced."""
+    """The alphabet's characters: covered by a face, ink in the clean render (at the
+    output size, in the first face that has the glyph), not a duplicate of an earlier one
+    (same first face, no pixel differing by more than ``_DUPLICATE_TOLERANCE`` of 255); at
+    most MAX_CHARACTERS_PER_ALPHABET, evenly spaced in code-point order."""
     from scipy.spatial.distance import cdist
 
     factor = _oversample(size)
@@ -535,9 +537,9 @@ def _select_characters(renderer: _Renderer, alphabet: GlyphAlphabet, size: int,
         by_face.setdefault(faces[0], []).append((code, img.astype(np.float32).ravel()))
     for items in by_face.values():
         vecs = np.stack([v for _, v in items])
-        dist = cdist(vecs, vecs, "cityblock") / vecs.shape[1]
+        dist = cdist(vecs, vecs, "chebyshev")
         for i, (code, _) in enumerate(items):
-            if not np.any(dist[i, :i] < _DUPLICATE_TOLERANCE):
+            if not np.any(dist[i, :i] <= _DUPLICATE_TOLERANCE):
                 kept.append(code)
     kept.sort()
     if len(kept) > MAX_CHARACTERS_PER_ALPHABET:
@@ -760,7 +762,7 @@ def load_omniglot(root: str | Path, *, size: int = 28) -> tuple[ImageClasses, Im
     :func:`glyph_dataset`) and resized to ``size x size`` (Lanczos). Class names are
     ``ALPHABET/characterNN``; classes and images are in sorted order.
     """
-    root = Path(root)
+    root = Path(root).expanduser()
     size = _check_size(size)
     if not root.is_dir():
         raise MetasymError(f"{root}: no such folder (expected the Omniglot root with "
@@ -819,7 +821,7 @@ def load_miniimagenet(root: str | Path, *, size: int = 84) -> dict[str, ImageCla
     (folder layout) or order of first appearance (CSV layout); the class's group
     (``alphabets``) is the split name.
     """
-    root = Path(root)
+    root = Path(root).expanduser()
     size = _check_size(size)
     if not root.is_dir():
         raise MetasymError(f"{root}: no such folder (expected the miniImageNet root)")

@@ -278,6 +278,13 @@ def test_load_omniglot(tmp_path):
     assert not set(bg.alphabets) & set(ev.alphabets)
 
 
+def test_load_omniglot_expands_home(tmp_path, monkeypatch):
+    _omniglot(tmp_path / "data")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    bg, _ = load_omniglot("~/data", size=8)
+    assert bg.n_classes == 4
+
+
 def test_load_omniglot_mixed_sizes(tmp_path):
     _omniglot(tmp_path)
     _png(tmp_path / "images_background" / "Alpha" / "character01" / "big.png",
