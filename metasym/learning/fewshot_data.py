@@ -17,19 +17,22 @@ drew each character); here
 * the **drawers** are the font faces that have the glyph (DejaVu Sans, Serif and Sans Mono
   and STIX General, each upright, bold, slanted and bold slanted: :data:`GLYPH_FACES`),
   cycled in a seeded order when fewer than ``images_per_class`` faces have it, and every
-  image gets its own random distortion: an affine jitter :math:`q = M p + t` with
-  :math:`M = R(\theta)\,\begin{psmallmatrix}1 & h\\0 & 1\end{psmallmatrix}
+  image gets its own random distortion: output pixel :math:`p` (from the centre) samples
+  the rendered glyph at :math:`q = M p + t`, with
+  :math:`M = R(\theta)\,\begin{pmatrix}1 & h\\0 & 1\end{pmatrix}
   \operatorname{diag}(s_x, s_y)`, :math:`\theta \sim U(\pm 8^\circ)`,
-  :math:`s \sim U(0.88, 1.12)` (each axis within 6% of the other), shear
-  :math:`h \sim U(\pm 0.15)`, a shift of up to 5% of the frame; an elastic displacement
+  :math:`s_x = s a`, :math:`s_y = s / a`, :math:`s \sim U(0.88, 1.12)`,
+  :math:`a \sim U(0.94, 1.06)`, shear
+  :math:`h \sim U(\pm 0.15)`, a shift of up to 5% of the side; an elastic displacement
   field :math:`q \mathrel{+}= \alpha\, (G_\sigma * u) / \mathrm{rms}` (``u`` uniform noise,
   :math:`\sigma` = 10% of the side, :math:`\alpha` = 1.5% of the side); and a stroke-width
-  change (grey dilation or erosion by a disc of radius -1 to +2 pixels at 4x resolution).
+  change (grey dilation or erosion by a disc of radius -1 to +2 pixels at the rendering
+  resolution).
 
-A glyph is rendered with matplotlib's ``FT2Font`` at four times the target resolution
-(``size * oversample``), placed in a per-alphabet frame (from the alphabet's glyph extents
-in DejaVu Sans, so lower and upper case, dots and Braille cells keep their size and
-position), distorted, and averaged over ``oversample x oversample`` blocks (box-filter
+A glyph is rendered with matplotlib's ``FT2Font`` at ``oversample`` times the target
+resolution (``oversample = max(2, ceil(112 / size))``: 4 for 28 x 28), placed in a
+per-alphabet frame (from the alphabet's glyph extents in DejaVu Sans, so lower and upper
+case, dots and Braille cells keep their size and position), distorted, and averaged over ``oversample x oversample`` blocks (box-filter
 anti-aliasing). Strokes are bright (255) on black (0), as in the inverted Omniglot that
 :func:`load_omniglot` returns.
 
