@@ -1,0 +1,926 @@
+r"""Few-shot image classification data: labelled image classes, an offline glyph data set
+in Omniglot's layout, and loaders for the real Omniglot and miniImageNet folders.
+
+**The glyph data set** (:func:`glyph_dataset`) stands in for Omniglot when there is no
+network: it is built on first use from the fonts that ship inside matplotlib and cached in
+the user's cache folder. Omniglot has *alphabets*, *characters* and *drawers* (20 people
+drew each character); here
+
+* an **alphabet** is a Unicode script or block the fonts cover well (Latin, Greek,
+  Cyrillic, Armenian, Georgian, Hebrew, Arabic, Canadian syllabics, Tifinagh, Braille, ...;
+  :data:`GLYPH_ALPHABETS`), with letters only (categories ``Lu``, ``Ll``, ``Lt``, ``Lo``;
+  symbols ``So``/``Sm`` for the symbol sets), no combining marks, spaces or
+  punctuation, no glyph with an empty bitmap and no glyph that renders like another of
+  its alphabet; an alphabet keeps at most :data:`MAX_CHARACTERS_PER_ALPHABET` characters
+  (evenly spaced in code-point order) and is dropped below ``min_glyphs``;
+* a **character** is one code point;
+* the **drawers** are the font faces that have the glyph (DejaVu Sans, Serif and Sans Mono
+  and STIX General, each upright, bold, slanted and bold slanted: :data:`GLYPH_FACES`),
+  cycled in a seeded order when fewer than ``images_per_class`` faces have it, and every
+  image gets its own random distortion: output pixel :math:`p` (from the centre) samples
+  the rendered glyph at :math:`q = M p + t`, with
+  :math:`M = R(\theta)\,\begin{pmatrix}1 & h\\0 & 1\end{pmatrix}
+  \operatorname{diag}(s_x, s_y)`, :math:`\theta \sim U(\pm 8^\circ)`,
+  :math:`s_x = s a`, :math:`s_y = s / a`, :math:`s \sim U(0.88, 1.12)`,
+  :math:`a \sim U(0.94, 1.06)`, shear
+  :math:`h \sim U(\pm 0.15)`, a shift of up to 5% of the side; an elastic displacement
+  field :math:`q \mathrel{+}= \alpha\, (G_\sigma * u) / \mathrm{rms}` (``u`` uniform noise,
+  :math:`\sigma` = 10% of the side, :math:`\alpha` = 1.5% of the side); and a stroke-width
+  change (grey dilation or erosion by a disc of radius -1 to +2 pixels at the rendering
+  resolution).
+
+A glyph is rendered with matplotlib's ``FT2Font`` at ``oversample`` times the target
+resolution (``oversample = max(2, ceil(112 / size))``: 4 for 28 x 28), placed in a
+per-alphabet frame (from the alphabet's glyph extents in DejaVu Sans, so lower and upper
+case, dots and Braille cells keep their size and position), distorted, and averaged over ``oversample x oversample`` blocks (box-filter
+anti-aliasing). Strokes are bright (255) on black (0), as in the inverted Omniglot that
+:func:`load_omniglot` returns.
+
+The **split** into background (meta-training) and evaluation (meta-test) alphabets is
+fixed by name (:data:`GLYPH_BACKGROUND_ALPHABETS`, :data:`GLYPH_EVALUATION_ALPHABETS`),
+like Omniglot's, so no alphabet is in both.
+
+**Reproducibility.** Every random number of a character comes from a generator seeded by
+``(seed, code point)``: the same seed gives identical arrays, and a small build
+(``max_alphabets``, ``max_classes_per_alphabet``) holds exactly the images of the same
+characters in a full build. Rendering depends on matplotlib's fonts and FreeType; both
+versions are recorded in the cache file and a cache from other versions is rebuilt.
+
+**Cache.** ``glyphs-v{version}-seed{seed}-size{size}-n{images_per_class}-min{min_glyphs}
+[-a{max_alphabets}][-c{max_classes_per_alphabet}].npz`` in ``cache_dir``, else
+``$METASYM_CACHE_DIR``, else ``$XDG_CACHE_HOME/metasym``, else ``~/.cache/metasym``; never
+inside the package. It is written atomically and read without unpickling; a corrupt file
+or one whose recorded settings do not match is rebuilt.
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+import unicodedata
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metasym.errors import MetasymError
+
+__all__ = [
+    "ImageClasses",
+    "GlyphAlphabet",
+    "GLYPH_ALPHABETS",
+    "GLYPH_BACKGROUND_ALPHABETS",
+    "GLYPH_EVALUATION_ALPHABETS",
+    "GLYPH_FACES",
+    "GLYPH_DATASET_VERSION",
+    "MAX_CHARACTERS_PER_ALPHABET",
+    "glyph_dataset",
+    "glyph_cache_path",
+    "default_cache_dir",
+    "load_omniglot",
+    "load_miniimagenet",
+    "plot_samples",
+    "dataset_statistics",
+]
+
+
+# ----- labelled image classes ------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class ImageClasses:
+    """One split of a labelled image set: images, their class ids and the class names.
+
+    Parameters
+    ----------
+    images
+        ``uint8`` array ``(n_images, H, W)`` (grey) or ``(n_images, H, W, 3)`` (RGB).
+    labels
+        ``int64`` array ``(n_images,)`` of class ids ``0 .. C-1``; every class has at least
+        one image.
+    class_names
+        ``C`` names, e.g. ``"Greek/character07"``.
+    alphabets
+        ``C`` group names, one per class (the script of a character; the split name for
+        miniImageNet).
+    descriptions
+        Optional free text per class (for glyphs: the code point and its Unicode name);
+        empty or ``C`` entries.
+
+    The arrays are stored read-only (views of the given ones).
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    alphabets: tuple[str, ...]
+    descriptions: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        images = np.asarray(self.images)
+        labels = np.asarray(self.labels)
+        if images.dtype != np.uint8:
+            raise MetasymError(f"images must be uint8, got {images.dtype}")
+        if not (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)):
+            raise MetasymError(f"images must be (n, H, W) or (n, H, W, 3), got shape "
+                               f"{images.shape}")
+        if labels.dtype != np.int64 or labels.shape != (images.shape[0],):
+            raise MetasymError(f"labels must be int64 of shape ({images.shape[0]},), got "
+                               f"{labels.dtype} {labels.shape}")
+        names = tuple(str(s) for s in self.class_names)
+        alphabets = tuple(str(s) for s in self.alphabets)
+        descriptions = tuple(str(s) for s in self.descriptions)
+        c = len(names)
+        if len(alphabets) != c:
+            raise MetasymError(f"{c} class names but {len(alphabets)} alphabets")
+        if descriptions and len(descriptions) != c:
+            raise MetasymError(f"{c} class names but {len(descriptions)} descriptions")
+        if labels.size and (labels.min() < 0 or labels.max() >= c):
+            raise MetasymError(f"labels must lie in 0..{c - 1}")
+        counts = np.bincount(labels, minlength=c) if c else np.zeros(0, np.int64)
+        if c and counts.min() == 0:
+            raise MetasymError(f"class {names[int(np.argmin(counts))]} has no images")
+        if len(set(names)) != c:
+            raise MetasymError("class names must be distinct")
+        images = images.view()
+        images.flags.writeable = False
+        labels = labels.view()
+        labels.flags.writeable = False
+        object.__setattr__(self, "images", images)
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "class_names", names)
+        object.__setattr__(self, "alphabets", alphabets)
+        object.__setattr__(self, "descriptions", descriptions)
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes ``C``."""
+        return len(self.class_names)
+
+    @property
+    def n_images(self) -> int:
+        """Number of images."""
+        return int(self.images.shape[0])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """``(H, W)``."""
+        return int(self.images.shape[1]), int(self.images.shape[2])
+
+    @property
+    def alphabet_names(self) -> tuple[str, ...]:
+        """The distinct alphabets, in order of first appearance."""
+        return tuple(dict.fromkeys(self.alphabets))
+
+    def images_of(self, class_id: int) -> np.ndarray:
+        """The images of one class, in stored order (read-only)."""
+        if not 0 <= int(class_id) < self.n_classes:
+            raise MetasymError(f"class id {class_id} out of range 0..{self.n_classes - 1}")
+        return self.images[self.labels == int(class_id)]
+
+    def class_counts(self) -> np.ndarray:
+        """Images per class, ``(C,)``."""
+        return np.bincount(self.labels, minlength=self.n_classes)
+
+    def summary(self) -> dict[str, Any]:
+        """Plain numbers: classes, images, alphabets, images per class (min, max), image
+        size ``[H, W]`` and channels (1 or 3)."""
+        counts = self.class_counts()
+        return {
+            "classes": self.n_classes,
+            "images": self.n_images,
+            "alphabets": len(self.alphabet_names),
+            "images_per_class_min": int(counts.min()) if counts.size else 0,
+            "images_per_class_max": int(counts.max()) if counts.size else 0,
+            "image_size": list(self.image_size),
+            "channels": 3 if self.images.ndim == 4 else 1,
+        }
+
+
+def _from_groups(groups: Sequence[tuple[str, str, list[np.ndarray]]],
+                 descriptions: Sequence[str] = ()) -> ImageClasses:
+    """ImageClasses from ``(alphabet, class name, images)`` triples (in class-id order)."""
+    images, labels = [], []
+    for k, (_, _, ims) in enumerate(groups):
+        images.extend(ims)
+        labels.extend([k] * len(ims))
+    arr = np.stack(images) if images else np.zeros((0, 1, 1), np.uint8)
+    return ImageClasses(arr, np.asarray(labels, np.int64), tuple(g[1] for g in groups),
+                        tuple(g[0] for g in groups), tuple(descriptions))
+
+
+# ----- the glyph data set: alphabets, faces, split ---------------------------------------------
+@dataclass(frozen=True)
+class GlyphAlphabet:
+    """An alphabet of the glyph data set: a name, Unicode code-point ranges (inclusive) and
+    which general categories count as its characters."""
+
+    name: str
+    ranges: tuple[tuple[int, int], ...]
+    categories: tuple[str, ...] = ("Lu", "Ll", "Lt", "Lo")
+
+    def candidates(self) -> list[int]:
+        """Code points of the ranges in the allowed categories (before font coverage)."""
+        out = []
+        for a, b in self.ranges:
+            for c in range(a, b + 1):
+                if unicodedata.category(chr(c)) in self.categories:
+                    out.append(c)
+        return out
+
+
+_SYMBOLS = ("So", "Sm")
+
+#: Every alphabet of the glyph data set, background ones first (Unicode block ranges).
+GLYPH_ALPHABETS: tuple[GlyphAlphabet, ...] = (
+    # background (meta-training)
+    GlyphAlphabet("Latin", ((0x0000, 0x00FF),)),
+    GlyphAlphabet("Latin_Extended-A", ((0x0100, 0x017F),)),
+    GlyphAlphabet("IPA_Extensions", ((0x0250, 0x02AF),)),
+    GlyphAlphabet("Greek", ((0x0370, 0x03FF),)),
+    GlyphAlphabet("Cyrillic", ((0x0400, 0x04FF),)),
+    GlyphAlphabet("Armenian", ((0x0530, 0x058F),)),
+    GlyphAlphabet("Hebrew", ((0x0590, 0x05FF),)),
+    GlyphAlphabet("Arabic", ((0x0600, 0x06FF),)),
+    GlyphAlphabet("Mkhedruli_(Georgian)", ((0x10D0, 0x10FF),)),
+    GlyphAlphabet("Canadian_Aboriginal_Syllabics", ((0x1400, 0x167F),)),
+    GlyphAlphabet("Ogham", ((0x1680, 0x169F),)),
+    GlyphAlphabet("Tifinagh", ((0x2D30, 0x2D7F),)),
+    GlyphAlphabet("Lao", ((0x0E80, 0x0EFF),)),
+    GlyphAlphabet("Braille", ((0x2800, 0x28FF),), _SYMBOLS),
+    GlyphAlphabet("Tai_Xuan_Jing", ((0x1D300, 0x1D35F),), _SYMBOLS),
+    GlyphAlphabet("Box_Drawing", ((0x2500, 0x257F),), _SYMBOLS),
+    # evaluation (meta-test)
+    GlyphAlphabet("Latin_Extended-B", ((0x0180, 0x024F),)),
+    GlyphAlphabet("Latin_Extended_Additional", ((0x1E00, 0x1EFF),)),
+    GlyphAlphabet("Phonetic_Extensions", ((0x1D00, 0x1D7F),)),
+    GlyphAlphabet("Greek_Extended", ((0x1F00, 0x1FFF),)),
+    GlyphAlphabet("Cyrillic_Supplement", ((0x0500, 0x052F),)),
+    GlyphAlphabet("Arabic_Presentation_Forms-B", ((0xFE70, 0xFEFF),)),
+    GlyphAlphabet("Asomtavruli_(Georgian)", ((0x10A0, 0x10CF),)),
+    GlyphAlphabet("Nuskhuri_(Georgian)", ((0x2D00, 0x2D2F),)),
+    GlyphAlphabet("NKo", ((0x07C0, 0x07FF),)),
+    GlyphAlphabet("Lisu", ((0xA4D0, 0xA4FF),)),
+    GlyphAlphabet("Old_Italic", ((0x10300, 0x1032F),)),
+    GlyphAlphabet("Yijing_Hexagrams", ((0x4DC0, 0x4DFF),), _SYMBOLS),
+)
+
+#: Background (meta-training) alphabets of the glyph data set.
+GLYPH_BACKGROUND_ALPHABETS: tuple[str, ...] = tuple(a.name for a in GLYPH_ALPHABETS[:16])
+#: Evaluation (meta-test) alphabets of the glyph data set.
+GLYPH_EVALUATION_ALPHABETS: tuple[str, ...] = tuple(a.name for a in GLYPH_ALPHABETS[16:])
+
+#: The font faces (files in ``matplotlib.get_data_path()/fonts/ttf``), in drawer order.
+GLYPH_FACES: tuple[str, ...] = (
+    "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf",
+    "DejaVuSans-BoldOblique.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf",
+    "DejaVuSerif-Italic.ttf", "DejaVuSerif-BoldItalic.ttf", "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf", "DejaVuSansMono-Oblique.ttf", "DejaVuSansMono-BoldOblique.ttf",
+    "STIXGeneral.ttf", "STIXGeneralBol.ttf", "STIXGeneralItalic.ttf", "STIXGeneralBolIta.ttf",
+)
+
+#: Bump when the rendering or the selection changes (it is part of the cache file name).
+GLYPH_DATASET_VERSION = 1
+#: Most characters kept per alphabet (Omniglot's largest alphabets have 55 or so).
+MAX_CHARACTERS_PER_ALPHABET = 55
+
+_FRAME = 0.74  # the alphabet's frame fills this fraction of the image side
+_DUPLICATE_TOLERANCE = 24  # two clean renders match if no pixel differs by more (of 255)
+
+
+# ----- cache location --------------------------------------------------------------------------
+def default_cache_dir() -> Path:
+    """``$METASYM_CACHE_DIR``, else ``$XDG_CACHE_HOME/metasym``, else
+    ``~/.cache/metasym``."""
+    env = os.environ.get("METASYM_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return Path(xdg).expanduser() / "metasym"
+    return Path.home() / ".cache" / "metasym"
+
+
+def _package_dir() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def _check_outside_package(folder: Path) -> Path:
+    folder = Path(folder).expanduser()
+    resolved = folder.resolve()
+    if resolved == _package_dir() or _package_dir() in resolved.parents:
+        raise MetasymError(f"cache folder {folder} is inside the metasym package; choose "
+                           "another (cache_dir or METASYM_CACHE_DIR)")
+    return folder
+
+
+def _glyph_key(seed: int, size: int, images_per_class: int, min_glyphs: int,
+               max_alphabets: int | None, max_classes: int | None) -> str:
+    key = (f"glyphs-v{GLYPH_DATASET_VERSION}-seed{seed}-size{size}-n{images_per_class}"
+           f"-min{min_glyphs}")
+    if max_alphabets is not None:
+        key += f"-a{max_alphabets}"
+    if max_classes is not None:
+        key += f"-c{max_classes}"
+    return key
+
+
+def glyph_cache_path(*, seed: int = 0, size: int = 28, images_per_class: int = 16,
+                     cache_dir: str | Path | None = None, min_glyphs: int = 20,
+                     max_alphabets: int | None = None,
+                     max_classes_per_alphabet: int | None = None) -> Path:
+    """Where :func:`glyph_dataset` keeps (or would keep) the set with these settings."""
+    folder = _check_outside_package(Path(cache_dir) if cache_dir is not None
+                                    else default_cache_dir())
+    return folder / (_glyph_key(seed, size, images_per_class, min_glyphs, max_alphabets,
+                                max_classes_per_alphabet) + ".npz")
+
+
+# ----- rendering -------------------------------------------------------------------------------
+def _font_dir() -> Path:
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+def _environment() -> dict[str, str]:
+    import matplotlib
+    from matplotlib import ft2font
+
+    return {"matplotlib": matplotlib.__version__,
+            "freetype": str(getattr(ft2font, "__freetype_version__", "?"))}
+
+
+class _Renderer:
+    """Loads the faces once; renders clean glyphs into ``side x side`` float canvases."""
+
+    def __init__(self, side: int) -> None:
+        from matplotlib import ft2font
+
+        self.side = side
+        self._flags = ft2font.LoadFlags.NO_HINTING
+        self.fonts = []
+        self.charmaps = []
+        for name in GLYPH_FACES:
+            path = _font_dir() / name
+            if not path.is_file():  # pragma: no cover - matplotlib always ships them
+                continue
+            font = ft2font.FT2Font(str(path))
+            self.fonts.append(font)
+            self.charmaps.append(set(font.get_charmap()))
+
+    def faces_of(self, code: int) -> list[int]:
+        return [i for i, cm in enumerate(self.charmaps) if code in cm]
+
+    def metrics(self, face: int, code: int, ppem: float = 64.0) -> tuple[float, ...] | None:
+        """Ink box ``(left, right, bottom, top)`` in em, left relative to the middle of the
+        advance, bottom/top relative to the baseline (``None`` if there is no ink)."""
+        font = self.fonts[face]
+        font.set_size(ppem, 72)
+        g = font.load_char(code, flags=self._flags)
+        xmin, ymin, xmax, ymax = (v / 64.0 / ppem for v in g.bbox)
+        if xmax <= xmin or ymax <= ymin:
+            return None
+        mid = g.linearHoriAdvance / 65536.0 / ppem / 2
+        return xmin - mid, xmax - mid, ymin, ymax
+
+    def render(self, face: int, code: int, frame: tuple[float, float, float]) -> np.ndarray:
+        """The glyph on a ``side x side`` float32 canvas in [0, 1]; ``frame = (cx, cy,
+        half)`` in em maps to the central ``_FRAME`` of the canvas; a glyph that would
+        stick out is shrunk about the frame centre until it fits."""
+        cx, cy, half = frame
+        side = self.side
+        ppem = _FRAME * side / (2 * half)
+        box = self.metrics(face, code)
+        canvas = np.zeros((side, side), np.float32)
+        if box is None:
+            return canvas
+        left, right, bottom, top = box
+        reach = max(abs(left - cx), abs(right - cx), abs(top - cy), abs(bottom - cy))
+        limit = 0.48 * side / ppem  # keep a 2% margin inside the canvas
+        if reach > limit:
+            ppem *= limit / reach
+        font = self.fonts[face]
+        font.set_size(ppem, 72)
+        g = font.load_char(code, flags=self._flags)
+        font.set_text(chr(code), 0.0, flags=self._flags)
+        font.draw_glyphs_to_bitmap(antialiased=True)
+        bitmap = np.asarray(font.get_image(), dtype=np.float32) / 255.0
+        if bitmap.size == 0:
+            return canvas
+        xmin, _, _, ymax = (v / 64.0 for v in g.bbox)
+        mid = g.linearHoriAdvance / 65536.0 / 2
+        x0 = int(round(side / 2 + xmin - mid - cx * ppem))
+        y0 = int(round(side / 2 - ymax + cy * ppem))
+        h, w = bitmap.shape
+        ys, xs = max(0, -y0), max(0, -x0)
+        ye, xe = min(h, side - y0), min(w, side - x0)
+        if ye > ys and xe > xs:
+            canvas[y0 + ys:y0 + ye, x0 + xs:x0 + xe] = bitmap[ys:ye, xs:xe]
+        return canvas
+
+
+def _downsample(canvas: np.ndarray, factor: int) -> np.ndarray:
+    """Mean over ``factor x factor`` blocks of the last two axes."""
+    *lead, h, w = canvas.shape
+    return canvas.reshape(*lead, h // factor, factor, w // factor, factor).mean(axis=(-3, -1))
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+
+
+def _disc(radius: int) -> np.ndarray:
+    r = np.arange(-radius, radius + 1)
+    return (r[:, None] ** 2 + r[None, :] ** 2) <= radius * radius + radius
+
+
+def _upsample_matrix(n: int, factor: int) -> np.ndarray:
+    """``(n * factor, n)`` linear interpolation from ``n`` pixel centres to
+    ``n * factor`` (edge values held)."""
+    u = (np.arange(n * factor) + 0.5) / factor - 0.5
+    u = np.clip(u, 0, n - 1)
+    lo = np.minimum(np.floor(u).astype(int), n - 2) if n > 1 else np.zeros(len(u), int)
+    frac = u - lo
+    mat = np.zeros((n * factor, n))
+    rows = np.arange(n * factor)
+    mat[rows, lo] += 1 - frac
+    if n > 1:
+        mat[rows, lo + 1] += frac
+    return mat
+
+
+def _distort(canvases: np.ndarray, rng: np.random.Generator, size: int,
+             factor: int) -> np.ndarray:
+    """Stroke width, affine jitter and elastic distortion of ``(k, S, S)`` canvases, then
+    box downsampling to ``(k, size, size)`` floats in [0, 1]."""
+    from scipy import ndimage
+
+    k, side, _ = canvases.shape
+    # every random number is drawn here, in a fixed order
+    radius = rng.integers(-1, 3, size=k)
+    theta = np.deg2rad(rng.uniform(-8.0, 8.0, size=k))
+    scale = rng.uniform(0.88, 1.12, size=k)
+    aspect = rng.uniform(0.94, 1.06, size=k)
+    shear = rng.uniform(-0.15, 0.15, size=k)
+    shift = rng.uniform(-0.05, 0.05, size=(k, 2)) * side
+    noise = rng.uniform(-1.0, 1.0, size=(k, 2, size, size))
+
+    smooth = ndimage.gaussian_filter(noise, sigma=(0, 0, 0.1 * size, 0.1 * size),
+                                     mode="reflect")
+    rms = np.sqrt((smooth ** 2).mean(axis=(2, 3), keepdims=True)) + 1e-12
+    up = _upsample_matrix(size, factor)  # linear interpolation to the fine grid, (S, n)
+    field = up @ (smooth / rms) @ up.T * (0.015 * side)
+
+    centre = (side - 1) / 2.0
+    grid = np.mgrid[0:side, 0:side].astype(np.float64) - centre  # (2, S, S): rows, cols
+    out = np.empty((k, size, size), np.float64)
+    for i in range(k):
+        img = canvases[i]
+        r = int(radius[i])
+        if r > 0:
+            img = ndimage.grey_dilation(img, footprint=_disc(r))
+        elif r < 0:
+            img = ndimage.grey_erosion(img, footprint=_disc(-r))
+        c, s = math.cos(theta[i]), math.sin(theta[i])
+        rot = np.array([[c, -s], [s, c]])
+        m = rot @ np.array([[1.0, shear[i]], [0.0, 1.0]]) @ np.diag(
+            [scale[i] * aspect[i], scale[i] / aspect[i]])
+        coords = np.einsum("ab,bhw->ahw", m, grid) + centre + shift[i][:, None, None]
+        coords += field[i]
+        warped = ndimage.map_coordinates(img, coords, order=1, mode="constant", cval=0.0)
+        out[i] = _downsample(warped, factor)
+    return np.clip(out, 0.0, 1.0)
+
+
+def _oversample(size: int) -> int:
+    return max(2, math.ceil(112 / size))
+
+
+# ----- building --------------------------------------------------------------------------------
+def _alphabet_frame(renderer: _Renderer, codes: Sequence[int]) -> tuple[float, float, float]:
+    """``(cx, cy, half)`` in em: a square around the 2nd..98th percentile ink extents of the
+    alphabet in its reference face (the face that has most of its characters)."""
+    counts = [sum(c in cm for c in codes) for cm in renderer.charmaps]
+    ref = int(np.argmax(counts))
+    boxes = [b for c in codes if c in renderer.charmaps[ref]
+             and (b := renderer.metrics(ref, c)) is not None]
+    arr = np.array(boxes)
+    left, bottom = np.percentile(arr[:, 0], 2), np.percentile(arr[:, 2], 2)
+    right, top = np.percentile(arr[:, 1], 98), np.percentile(arr[:, 3], 98)
+    half = max(right - left, top - bottom, 1e-3) / 2
+    return (left + right) / 2, (bottom + top) / 2, half
+
+
+def _select_characters(renderer: _Renderer, alphabet: GlyphAlphabet, size: int,
+                       frame: tuple[float, float, float]) -> list[int]:
+    """The alphabet's characters: covered by a face, ink in the clean render (at the
+    output size, in the first face that has the glyph), not a duplicate of an earlier one
+    (same first face, no pixel differing by more than ``_DUPLICATE_TOLERANCE`` of 255); at
+    most MAX_CHARACTERS_PER_ALPHABET, evenly spaced in code-point order."""
+    from scipy.spatial.distance import cdist
+
+    factor = _oversample(size)
+    kept: list[int] = []
+    by_face: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for code in alphabet.candidates():
+        faces = renderer.faces_of(code)
+        if not faces:
+            continue
+        img = _to_uint8(_downsample(renderer.render(faces[0], code, frame), factor))
+        if img.max() < 32:  # empty (or nearly: no visible ink at this size)
+            continue
+        by_face.setdefault(faces[0], []).append((code, img.astype(np.float32).ravel()))
+    for items in by_face.values():
+        vecs = np.stack([v for _, v in items])
+        dist = cdist(vecs, vecs, "chebyshev")
+        for i, (code, _) in enumerate(items):
+            if not np.any(dist[i, :i] <= _DUPLICATE_TOLERANCE):
+                kept.append(code)
+    kept.sort()
+    if len(kept) > MAX_CHARACTERS_PER_ALPHABET:
+        idx = np.linspace(0, len(kept) - 1, MAX_CHARACTERS_PER_ALPHABET).round().astype(int)
+        kept = [kept[i] for i in idx]
+    return kept
+
+
+def _render_character(renderer: _Renderer, code: int, frame: tuple[float, float, float],
+                      seed: int, size: int, n: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, code])
+    faces = renderer.faces_of(code)
+    order = rng.permutation(len(faces))
+    drawers = [faces[order[i % len(faces)]] for i in range(n)]
+    clean = {f: renderer.render(f, code, frame) for f in set(drawers)}
+    canvases = np.stack([clean[f] for f in drawers])
+    return _to_uint8(_distort(canvases, rng, size, _oversample(size)))
+
+
+def _build_glyphs(seed: int, size: int, images_per_class: int, min_glyphs: int,
+                  max_alphabets: int | None, max_classes: int | None,
+                  progress: bool) -> tuple[ImageClasses, ImageClasses]:
+    renderer = _Renderer(size * _oversample(size))
+    splits: dict[str, list[tuple[str, str, list[np.ndarray]]]] = {"bg": [], "ev": []}
+    descriptions: dict[str, list[str]] = {"bg": [], "ev": []}
+    used = {"bg": 0, "ev": 0}
+    start = time.perf_counter()
+    for alphabet in GLYPH_ALPHABETS:
+        split = "bg" if alphabet.name in GLYPH_BACKGROUND_ALPHABETS else "ev"
+        if max_alphabets is not None and used[split] >= max_alphabets:
+            continue
+        codes = [c for c in alphabet.candidates() if renderer.faces_of(c)]
+        if len(codes) < min_glyphs:
+            continue
+        frame = _alphabet_frame(renderer, codes)
+        chars = _select_characters(renderer, alphabet, size, frame)
+        if len(chars) < min_glyphs:
+            continue
+        if max_classes is not None:
+            chars = chars[:max_classes]
+        used[split] += 1
+        for j, code in enumerate(chars, start=1):
+            ims = _render_character(renderer, code, frame, seed, size, images_per_class)
+            splits[split].append((alphabet.name, f"{alphabet.name}/character{j:02d}",
+                                  list(ims)))
+            descriptions[split].append(
+                f"U+{code:04X} {unicodedata.name(chr(code), '?')}")
+        if progress:
+            print(f"glyphs: {alphabet.name}: {len(chars)} characters "
+                  f"({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
+    return (_from_groups(splits["bg"], descriptions["bg"]),
+            _from_groups(splits["ev"], descriptions["ev"]))
+
+
+def _to_arrays(prefix: str, classes: ImageClasses) -> dict[str, np.ndarray]:
+    return {f"{prefix}_images": np.asarray(classes.images),
+            f"{prefix}_labels": np.asarray(classes.labels),
+            f"{prefix}_class_names": np.array(classes.class_names, dtype=str),
+            f"{prefix}_alphabets": np.array(classes.alphabets, dtype=str),
+            f"{prefix}_descriptions": np.array(classes.descriptions, dtype=str)}
+
+
+def _from_arrays(prefix: str, arrays: dict[str, np.ndarray]) -> ImageClasses:
+    return ImageClasses(arrays[f"{prefix}_images"], arrays[f"{prefix}_labels"],
+                        tuple(arrays[f"{prefix}_class_names"].tolist()),
+                        tuple(arrays[f"{prefix}_alphabets"].tolist()),
+                        tuple(arrays[f"{prefix}_descriptions"].tolist()))
+
+
+def _read_cache(path: Path, meta: dict[str, Any]) -> tuple[ImageClasses, ImageClasses] | None:
+    """The cached split pair, or ``None`` when the file is missing, unreadable, or was
+    written with other settings or other fonts."""
+    from metasym.npzfile import read_npz
+
+    if not path.is_file():
+        return None
+    names = [f"{p}_{k}" for p in ("bg", "ev")
+             for k in ("images", "labels", "class_names", "alphabets", "descriptions")]
+    try:
+        arrays = read_npz(path, required=["meta", *names])
+        stored = json.loads(str(arrays["meta"]))
+        if stored != meta:
+            return None
+        bg, ev = _from_arrays("bg", arrays), _from_arrays("ev", arrays)
+    except (MetasymError, ValueError, KeyError, TypeError):
+        return None
+    size = meta["size"]
+    if bg.image_size != (size, size) or ev.image_size != (size, size):
+        return None
+    if set(bg.alphabets) & set(ev.alphabets):
+        return None
+    return bg, ev
+
+
+def _write_cache(path: Path, meta: dict[str, Any], bg: ImageClasses,
+                 ev: ImageClasses) -> None:
+    from metasym.files import atomic_write
+
+    arrays = {"meta": np.array(json.dumps(meta, sort_keys=True)),
+              **_to_arrays("bg", bg), **_to_arrays("ev", ev)}
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    atomic_write(path, write)
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise MetasymError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def glyph_dataset(*, seed: int = 0, size: int = 28, images_per_class: int = 16,
+                  cache_dir: str | Path | None | bool = None, min_glyphs: int = 20,
+                  progress: bool = False, max_alphabets: int | None = None,
+                  max_classes_per_alphabet: int | None = None,
+                  ) -> tuple[ImageClasses, ImageClasses]:
+    """The glyph data set (see the module docstring): ``(background, evaluation)``.
+
+    Parameters
+    ----------
+    seed
+        Seeds every distortion (per character: ``(seed, code point)``); same seed,
+        identical arrays.
+    size
+        Image side in pixels (28 like the usual downsampled Omniglot).
+    images_per_class
+        Images ("drawers") per character.
+    cache_dir
+        Folder of the cache file; ``None``: :func:`default_cache_dir`; ``False``: build in
+        memory, read and write no cache. Never inside the package.
+    min_glyphs
+        Alphabets with fewer usable characters are left out.
+    progress
+        Print one line per alphabet on stderr while building.
+    max_alphabets, max_classes_per_alphabet
+        Small builds (for tests): at most this many alphabets per split (the first ones of
+        :data:`GLYPH_ALPHABETS`) and characters per alphabet (the first ones of the full
+        selection).
+
+    Returns
+    -------
+    tuple of ImageClasses
+        Background and evaluation splits, ``uint8`` images ``(n, size, size)``, bright
+        strokes on black; no alphabet is in both.
+    """
+    seed = _check_int("seed", seed, 0)
+    size = _check_int("size", size, 8)
+    images_per_class = _check_int("images_per_class", images_per_class, 1)
+    min_glyphs = _check_int("min_glyphs", min_glyphs, 1)
+    if max_alphabets is not None:
+        max_alphabets = _check_int("max_alphabets", max_alphabets, 1)
+    if max_classes_per_alphabet is not None:
+        max_classes_per_alphabet = _check_int("max_classes_per_alphabet",
+                                              max_classes_per_alphabet, 1)
+    meta = {"version": GLYPH_DATASET_VERSION, "seed": seed, "size": size,
+            "images_per_class": images_per_class, "min_glyphs": min_glyphs,
+            "max_alphabets": max_alphabets, "max_classes_per_alphabet": max_classes_per_alphabet,
+            **_environment()}
+    path = None
+    if cache_dir is not False:
+        path = glyph_cache_path(seed=seed, size=size, images_per_class=images_per_class,
+                                cache_dir=None if cache_dir in (None, True) else cache_dir,
+                                min_glyphs=min_glyphs, max_alphabets=max_alphabets,
+                                max_classes_per_alphabet=max_classes_per_alphabet)
+        cached = _read_cache(path, meta)
+        if cached is not None:
+            return cached
+    bg, ev = _build_glyphs(seed, size, images_per_class, min_glyphs, max_alphabets,
+                           max_classes_per_alphabet, progress)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_cache(path, meta, bg, ev)
+        except (OSError, MetasymError) as e:
+            warnings.warn(f"glyph data set not cached at {path}: {e}", stacklevel=2)
+    return bg, ev
+
+
+# ----- real data: Omniglot and miniImageNet ----------------------------------------------------
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def _is_image(p: Path) -> bool:
+    return p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES and not p.name.startswith(".")
+
+
+def _read_image(path: Path, mode: str, size: int | tuple[int, int]) -> np.ndarray:
+    """One image as uint8 in ``mode`` ("L" or "RGB"), resized (Lanczos) to ``size``."""
+    from PIL import Image, UnidentifiedImageError
+
+    hw = (size, size) if isinstance(size, int) else size
+    try:
+        with Image.open(path) as im:
+            im = im.convert(mode)
+            if im.size != (hw[1], hw[0]):
+                im = im.resize((hw[1], hw[0]), Image.Resampling.LANCZOS)
+            return np.asarray(im, dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise MetasymError(f"{path}: not a readable image ({msg})") from None
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _check_size(size: Any) -> int:
+    return _check_int("size", size, 1)
+
+
+def load_omniglot(root: str | Path, *, size: int = 28) -> tuple[ImageClasses, ImageClasses]:
+    """The Omniglot folders as ``(background, evaluation)``.
+
+    Expects ``root/images_background/ALPHABET/characterNN/*.png`` and
+    ``root/images_evaluation/...`` (the layout of the official zip files, unpacked).
+    Images are read as grey, inverted (strokes bright on black, like
+    :func:`glyph_dataset`) and resized to ``size x size`` (Lanczos). Class names are
+    ``ALPHABET/characterNN``; classes and images are in sorted order.
+    """
+    root = Path(root).expanduser()
+    size = _check_size(size)
+    if not root.is_dir():
+        raise MetasymError(f"{root}: no such folder (expected the Omniglot root with "
+                           "images_background/ and images_evaluation/)")
+    splits = ("images_background", "images_evaluation")
+    for split in splits:
+        if not (root / split).is_dir():
+            raise MetasymError(f"{root / split}: no such folder (Omniglot layout: "
+                               f"{split}/ALPHABET/characterNN/*.png)")
+    out = []
+    for split in splits:
+        folder = root / split
+        groups = []
+        for alphabet in _subfolders(folder):
+            for char in _subfolders(alphabet):
+                files = sorted(p for p in char.iterdir() if _is_image(p))
+                if not files:
+                    raise MetasymError(f"{char}: no images in this character folder")
+                ims = [255 - _read_image(p, "L", size) for p in files]
+                groups.append((alphabet.name, f"{alphabet.name}/{char.name}", ims))
+        if not groups:
+            raise MetasymError(f"{folder}: no ALPHABET/character folders")
+        out.append(_from_groups(groups))
+    return out[0], out[1]
+
+
+def _read_split_csv(path: Path) -> list[tuple[str, str]]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as e:
+        raise MetasymError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") \
+            from None
+    if not rows or [c.strip() for c in rows[0][:2]] != ["filename", "label"]:
+        raise MetasymError(f"{path}: expected a header 'filename,label'")
+    out = []
+    for n, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) < 2 or not row[0].strip() or not row[1].strip():
+            raise MetasymError(f"{path}: line {n} is not 'filename,label'")
+        out.append((row[0].strip(), row[1].strip()))
+    if not out:
+        raise MetasymError(f"{path}: no rows after the header")
+    return out
+
+
+def load_miniimagenet(root: str | Path, *, size: int = 84) -> dict[str, ImageClasses]:
+    """miniImageNet as ``{"train": ..., "val": ..., "test": ...}`` (RGB ``uint8``,
+    ``(n, size, size, 3)``).
+
+    Two layouts are understood: a folder per class under ``root/train``, ``root/val`` and
+    ``root/test``; or the split files ``train.csv``, ``val.csv``, ``test.csv`` (header
+    ``filename,label``) next to an ``images/`` folder (Ravi & Larochelle's release). Images
+    of any size are resized to ``size x size`` (Lanczos). Classes are in sorted order
+    (folder layout) or order of first appearance (CSV layout); the class's group
+    (``alphabets``) is the split name.
+    """
+    root = Path(root).expanduser()
+    size = _check_size(size)
+    if not root.is_dir():
+        raise MetasymError(f"{root}: no such folder (expected the miniImageNet root)")
+    splits = ("train", "val", "test")
+    out: dict[str, ImageClasses] = {}
+    if all((root / f"{s}.csv").is_file() for s in splits):
+        images_dir = root / "images"
+        if not images_dir.is_dir():
+            raise MetasymError(f"{images_dir}: no such folder (the CSV layout keeps the "
+                               "images there)")
+        for s in splits:
+            by_class: dict[str, list[np.ndarray]] = {}
+            for name, label in _read_split_csv(root / f"{s}.csv"):
+                path = images_dir / name
+                if not path.is_file():
+                    raise MetasymError(f"{path}: listed in {s}.csv but missing")
+                by_class.setdefault(label, []).append(_read_image(path, "RGB", size))
+            out[s] = _from_groups([(s, label, ims) for label, ims in by_class.items()])
+        return out
+    if all((root / s).is_dir() for s in splits):
+        for s in splits:
+            groups = []
+            for cls in _subfolders(root / s):
+                files = sorted(p for p in cls.iterdir() if _is_image(p))
+                if not files:
+                    raise MetasymError(f"{cls}: no images in this class folder")
+                groups.append((s, cls.name, [_read_image(p, "RGB", size) for p in files]))
+            if not groups:
+                raise MetasymError(f"{root / s}: no class folders")
+            out[s] = _from_groups(groups)
+        return out
+    raise MetasymError(f"{root}: neither train/ val/ test/ folders nor train.csv, val.csv, "
+                       "test.csv with images/")
+
+
+# ----- statistics and a sample grid ------------------------------------------------------------
+def dataset_statistics(background: ImageClasses, evaluation: ImageClasses) -> dict[str, Any]:
+    """Counts of a background/evaluation pair: per split the alphabets, characters
+    (classes) and images, images per class, image size, and per alphabet its characters;
+    plus the totals and the alphabets found in both splits (should be none)."""
+
+    def split(c: ImageClasses) -> dict[str, Any]:
+        per = {a: 0 for a in c.alphabet_names}
+        for a in c.alphabets:
+            per[a] += 1
+        return {**c.summary(), "alphabet_names": list(per), "characters_per_alphabet": per}
+
+    bg, ev = split(background), split(evaluation)
+    return {
+        "background": bg,
+        "evaluation": ev,
+        "total": {"alphabets": bg["alphabets"] + ev["alphabets"],
+                  "classes": bg["classes"] + ev["classes"],
+                  "images": bg["images"] + ev["images"]},
+        "shared_alphabets": sorted(set(background.alphabets) & set(evaluation.alphabets)),
+    }
+
+
+def plot_samples(classes: ImageClasses, path: str | Path, *, n_classes: int = 10,
+                 per_class: int = 8, seed: int = 0, dpi: int = 100) -> Path:
+    """A PNG grid of samples: one row per class (``n_classes`` drawn with ``seed``, spread
+    over the alphabets), ``per_class`` images each, the class name on the left."""
+    from metasym.plotting import ensure_parent, new_figure, save_figure
+
+    n_classes = _check_int("n_classes", n_classes, 1)
+    per_class = _check_int("per_class", per_class, 1)
+    if classes.n_classes == 0:
+        raise MetasymError("no classes to plot")
+    rng = np.random.default_rng(seed)
+    # one class from each alphabet in turn (in a seeded order), so the rows show variety
+    by_alphabet: dict[str, list[int]] = {}
+    for k, a in enumerate(classes.alphabets):
+        by_alphabet.setdefault(a, []).append(k)
+    pools = [list(rng.permutation(v)) for v in by_alphabet.values()]
+    pools = [pools[i] for i in rng.permutation(len(pools))]
+    chosen: list[int] = []
+    while len(chosen) < min(n_classes, classes.n_classes):
+        for pool in pools:
+            if pool and len(chosen) < n_classes:
+                chosen.append(int(pool.pop()))
+    path = ensure_parent(path)
+    colour = classes.images.ndim == 4
+    fig = new_figure(figsize=(1.0 + 0.5 * per_class + 2.2, 0.55 * len(chosen) + 0.3))
+    axes = fig.subplots(len(chosen), per_class, squeeze=False)
+    for row, k in enumerate(chosen):
+        ims = classes.images_of(k)
+        pick = rng.choice(len(ims), size=min(per_class, len(ims)), replace=False)
+        for col in range(per_class):
+            ax = axes[row, col]
+            ax.set_axis_off()
+            if col < len(pick):
+                ax.imshow(ims[pick[col]], cmap=None if colour else "gray", vmin=0, vmax=255,
+                          interpolation="nearest")
+        axes[row, 0].text(-0.15, 0.5, classes.class_names[k], transform=axes[row, 0].transAxes,
+                          ha="right", va="center", fontsize=7)
+    fig.subplots_adjust(left=0.3, right=0.99, top=0.99, bottom=0.01, wspace=0.05,
+                        hspace=0.08)
+    return save_figure(fig, path, dpi=dpi)
+
