@@ -17,7 +17,6 @@ from metasym.errors import (
     TooLargeError,
 )
 from metasym.groups import (
-    canonical_labels,
     cyclic,
     dihedral,
     klein_four,
@@ -43,23 +42,13 @@ from metasym.representations import (
     parse_representation,
     sharing_pattern,
 )
-from metasym.representations.testing import assert_equivariant, group_and_actions
+from metasym.representations.testing import (
+    assert_equivariant,
+    brute_force_pair_orbits,
+    group_and_actions,
+)
 
 SMALL = group_and_actions(max_degree=5, max_order=48, max_action_degree=24)
-
-
-def brute_force_pair_orbits(a_in, a_out) -> np.ndarray:
-    """Orbits of G on Y x X by listing every element (the naive oracle)."""
-    ein, eout = a_in.element_images(), a_out.element_images()
-    m, n = a_out.degree, a_in.degree
-    labels = np.full((m, n), -1, dtype=np.int64)
-    next_id = 0
-    for y in range(m):
-        for x in range(n):
-            if labels[y, x] < 0:
-                labels[eout[:, y], ein[:, x]] = next_id
-                next_id += 1
-    return canonical_labels(labels)
 
 
 def rotation(theta: float) -> np.ndarray:
