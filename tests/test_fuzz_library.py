@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import io
 import os
-import signal
 import zipfile
 from collections import Counter, defaultdict
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.lib import format as npformat
+from test_fuzz import no_hang  # one alarm helper for both fuzz files
 
 from metasym.errors import MetasymError
 
@@ -52,20 +51,6 @@ def _report_and_limits(request):
     capman = request.config.pluginmanager.getplugin("capturemanager")
     with capman.global_and_fixture_disabled():
         print("\n" + "\n".join(lines))
-
-
-@contextmanager
-def no_hang(what: str, seconds: float = HANG_SECONDS):
-    def expired(signum, frame):
-        raise AssertionError(f"{what} hung for more than {seconds} s")
-
-    prev = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, prev)
 
 
 def call(name: str, fn, *args, fault: bool = False, **kwargs):

@@ -102,19 +102,11 @@ def _perm_orders(E: np.ndarray) -> np.ndarray:
     return orders
 
 
-def _perm_order(p: np.ndarray) -> int:
-    seen = np.zeros(p.size, dtype=bool)
-    out = 1
-    for s in range(p.size):
-        if seen[s]:
-            continue
-        ln, x = 0, s
-        while not seen[x]:
-            seen[x] = True
-            x = p[x]
-            ln += 1
-        out = math.lcm(out, ln)
-    return out
+def _perm_order(g: np.ndarray) -> int:
+    """Order of one permutation (the groups layer's cycle-structure computation)."""
+    from metasym.groups._perm import permutation_orders
+
+    return int(permutation_orders(np.asarray(g, dtype=np.int64)[None, :])[0])
 
 
 class _Enumerated:

@@ -661,19 +661,10 @@ def _block_diag(blocks: list[np.ndarray], exact: bool) -> np.ndarray:
 
 
 def _perm_order(g: np.ndarray) -> int:
-    """Order of a permutation (lcm of its cycle lengths)."""
-    seen = np.zeros(g.size, dtype=bool)
-    out = 1
-    for x in range(g.size):
-        if seen[x]:
-            continue
-        n, y = 0, x
-        while not seen[y]:
-            seen[y] = True
-            y = int(g[y])
-            n += 1
-        out = math.lcm(out, n)
-    return out
+    """Order of one permutation (the groups layer's cycle-structure computation)."""
+    from metasym.groups._perm import permutation_orders
+
+    return int(permutation_orders(np.asarray(g, dtype=np.int64)[None, :])[0])
 
 
 def _inverse(M: np.ndarray, order: int, exact: bool) -> np.ndarray:
