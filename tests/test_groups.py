@@ -26,6 +26,7 @@ from metasym.groups import (
     cyclic,
     dihedral,
     direct_product,
+    flips,
     from_generators,
     klein_four,
     natural,
@@ -315,3 +316,70 @@ def test_order_of_sym_or_alt_on_a_subset_matches_schreier_sims(k, offset, degree
     for gens in ([cycle, swap], [cycle, three]):
         G = from_generators(gens, degree)
         assert G.order == int(G.sympy_group.order())
+
+
+# ----- flips(k): C2 on a pixel grid ---------------------------------------------------------
+@pytest.mark.parametrize("k", range(1, 7))
+def test_flips_order_degree_and_spec_round_trip(k):
+    G = flips(k)
+    assert G.order == (2 if k > 1 else 1) == int(G.sympy_group.order())
+    assert G.degree == k * k and G.n_generators == (1 if k > 1 else 0)
+    assert G.spec == f"flips:{k}"
+    H = parse_group(G.spec)
+    assert H == G and H.spec == G.spec and H.order == G.order
+
+
+def test_flips_spec_parses_and_guards():
+    assert parse_group("flips:3") == flips(3)
+    assert parse_group(" FLIPS : 4 ") == flips(4)
+    with pytest.raises(SpecError, match="flips takes one integer"):
+        parse_group("flips:3x3")
+    with pytest.raises(SpecError, match="exceeds the limit"):
+        parse_group("flips:2000")  # k^2 = 4 000 000 points, not k: refused before building
+    with pytest.raises(SpecError):
+        parse_group("flips:0")
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 5])
+def test_flips_matrix_is_fliplr(k):
+    """rho(g) vec(A) == vec(fliplr(A)) (row-major vec), on a random array."""
+    G = flips(k)
+    (R,) = PermutationRepresentation(natural(G)).generator_matrices()
+    A = np.random.default_rng(k).standard_normal((k, k))
+    np.testing.assert_array_equal(R @ A.ravel(), np.fliplr(A).ravel())
+    # explicitly: pixel (r, c) goes to (r, k-1-c), and the flip is an involution
+    r, c = np.divmod(np.arange(k * k), k)
+    assert np.array_equal(G.generator_arrays[0], r * k + (k - 1 - c))
+    assert np.array_equal(R @ R, np.eye(k * k, dtype=R.dtype))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_flips_is_a_subgroup_of_rotoflips(k):
+    G, D = flips(k), rotoflips(k)
+    assert all(D.contains(g) for g in G.generator_arrays)
+    assert G.is_subgroup_of(D)
+    # and the flip is exactly rotoflips' second generator (not a rotation)
+    if k > 1:
+        assert np.array_equal(G.generator_arrays[0], D.generator_arrays[1])
+        assert not rotations(k).contains(G.generator_arrays[0])
+
+
+def test_flips_conv_pattern_dimensions():
+    from metasym.representations.steerable import (
+        group_conv_pattern,
+        kernel_group,
+        lifting_conv_pattern,
+    )
+
+    G = flips(3)
+    assert kernel_group("flip", 3) == G
+    L = lifting_conv_pattern(G)
+    assert L.shape == (2, 9) and L.dimension == 9
+    P = group_conv_pattern(G)
+    assert P.shape == (2, 2 * 9) and P.dimension == 18 == G.order * 9
+    # brute force: the lifting pattern ties W[0, p] to W[1, fliplr(p)] and nothing else
+    lab = L.labels.reshape(2, 3, 3)
+    np.testing.assert_array_equal(lab[1], np.fliplr(lab[0]))
+    assert len(np.unique(lab[0])) == 9
+    with pytest.raises(SpecError, match="'flips'.*use flip, c4 or d4"):
+        kernel_group("flips", 3)

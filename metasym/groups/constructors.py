@@ -24,6 +24,7 @@ __all__ = [
     "translations",
     "rotations",
     "rotoflips",
+    "flips",
 ]
 
 
@@ -227,3 +228,22 @@ def rotoflips(k: int) -> FiniteGroup:
     grid = _grid(k, k)
     gens = [_moves(grid, np.rot90(grid)), _moves(grid, np.fliplr(grid))] if k > 1 else []
     return FiniteGroup(gens, k * k, f"rotoflips:{k}", order=8 if k > 1 else 1)
+
+
+def flips(k: int) -> FiniteGroup:
+    r""":math:`C_2` flipping a ``k x k`` pixel grid left-right (as ``np.fliplr``).
+
+    The generator sends the content at pixel ``p`` to where ``np.fliplr`` puts it (the same
+    convention as :func:`rotoflips`), so
+    :math:`\rho(g)\,\mathrm{vec}(A) = \mathrm{vec}(\mathrm{fliplr}(A))`; pixel
+    ``(r, c)`` goes to ``(r, k-1-c)``. Order 2, or 1 when ``k == 1`` (the flip of a single
+    pixel is the identity). A subgroup of :func:`rotoflips` ``(k)``.
+
+    >>> flips(3).order, flips(3).spec
+    (2, 'flips:3')
+    """
+    k = _positive(k, "grid size")
+    _degree(k * k, f"flips({k})")
+    grid = _grid(k, k)
+    return FiniteGroup([_moves(grid, np.fliplr(grid))] if k > 1 else [], k * k, f"flips:{k}",
+                       order=2 if k > 1 else 1)

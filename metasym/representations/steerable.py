@@ -56,6 +56,7 @@ from metasym.groups import (
     cyclic,
     dihedral,
     direct_sum,
+    flips,
     natural,
     regular,
     rotations,
@@ -79,13 +80,22 @@ __all__ = [
 
 
 def kernel_group(name: str, kernel: int) -> FiniteGroup:
-    """C4 (``"c4"``, :func:`~metasym.groups.rotations`) or D4 (``"d4"``,
-    :func:`~metasym.groups.rotoflips`) acting on the ``kernel x kernel`` positions."""
+    """The exact pixel-grid group ``name`` acting on the ``kernel x kernel`` positions.
+
+    ``"flip"``: :math:`C_2`, the left-right flip (:func:`~metasym.groups.flips`);
+    ``"c4"``: :math:`C_4`, the 90-degree rotations (:func:`~metasym.groups.rotations`);
+    ``"d4"``: :math:`D_4`, both (:func:`~metasym.groups.rotoflips`).
+
+    >>> kernel_group("flip", 3).order, kernel_group("c4", 3).order, kernel_group("d4", 3).order
+    (2, 4, 8)
+    """
+    if name == "flip":
+        return flips(kernel)
     if name == "c4":
         return rotations(kernel)
     if name == "d4":
         return rotoflips(kernel)
-    raise SpecError(f"unknown pixel group {name!r}: use c4 or d4")
+    raise SpecError(f"unknown pixel group {name!r}: use flip, c4 or d4")
 
 
 def _regular_fields(G: FiniteGroup, fields: int) -> GroupAction:
