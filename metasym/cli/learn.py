@@ -36,7 +36,13 @@ AT_LEAST_2 = int_range(2, name="task count")
 
 #: train options that belong to one problem kind: flag -> option field
 _PROBLEM_FLAGS = {"group": "--group", "in_action": "--in-action", "out_action": "--out-action",
-                  "data": "--data", "image_size": "--image-size", "fields": "--fields"}
+                  "data": "--data", "image_size": "--image-size", "fields": "--fields",
+                  "ways": "--ways", "shots": "--shots", "queries": "--queries",
+                  "augment": "--augment", "channels": "--channels", "blocks": "--blocks",
+                  "field": "--field-size", "rank": "--rank",
+                  "test_episodes": "--test-episodes",
+                  "glyph_alphabets": "--glyph-alphabets",
+                  "glyph_characters": "--glyph-characters"}
 #: common train options: argparse dest -> RunConfig field
 _COMMON = {"model": "model", "k": "k", "steps": "steps", "inner_steps": "inner_steps",
            "inner_lr": "inner_lr", "outer_lr": "outer_lr", "tasks_per_step": "tasks_per_step",
@@ -48,28 +54,58 @@ _COMMON = {"model": "model", "k": "k", "steps": "steps", "inner_steps": "inner_s
 
 # ----- train ---------------------------------------------------------------------------------
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from metasym.learning.registry import CONV_MODEL_NAMES, IMAGE_PROBLEMS, MODEL_NAMES, PROBLEMS
+    from metasym.learning.registry import (
+        CONV_MODEL_NAMES,
+        FEWSHOT_MODEL_NAMES,
+        FEWSHOT_PROBLEMS,
+        IMAGE_PROBLEMS,
+        MODEL_NAMES,
+        PROBLEMS,
+    )
 
     # every default is None: "given" means typed by the user (resume applies only those)
-    p.add_argument("--problem", choices=PROBLEMS + IMAGE_PROBLEMS,
+    p.add_argument("--problem", choices=PROBLEMS + IMAGE_PROBLEMS + FEWSHOT_PROBLEMS,
                    help="task distribution (rank1; with --data: none, the file's tasks; "
-                   "c4 d4 rot8 rot8_flip are image problems)")
+                   "c4 d4 rot8 rot8_flip are image problems; glyphs omniglot miniimagenet "
+                   "few-shot classification)")
     p.add_argument("--group", help="--problem equivariant: group spec, e.g. cyclic:8")
     p.add_argument("--in-action", "--in", dest="in_action",
                    help="--problem equivariant: input action, e.g. natural")
     p.add_argument("--out-action", dest="out_action",
                    help="--problem equivariant: output action (--out names the run folder)")
-    p.add_argument("--data", metavar="PATH.npz",
+    p.add_argument("--data", metavar="PATH",
                    help="train on a reference-format .npz file (x, y[, w]); with --problem "
-                   "rank1|rank2|rank5 the problem's answer and default k apply")
+                   "rank1|rank2|rank5 the problem's answer and default k apply; --problem "
+                   "omniglot|miniimagenet: the data set's folder")
     p.add_argument("--image-size", type=POSITIVE, metavar="N",
-                   help="image problems: input size N x N (32)")
+                   help="image problems: input size N x N (32); few-shot: images resized "
+                   "to N x N (28; miniimagenet 84)")
     p.add_argument("--fields", type=POSITIVE,
                    help="image problems: regular output fields (3; 24 channels on rot8)")
-    models = MODEL_NAMES + tuple(m for m in CONV_MODEL_NAMES if m not in MODEL_NAMES)
+    few = p.add_argument_group("few-shot problems (glyphs, omniglot, miniimagenet)")
+    few.add_argument("--ways", type=POSITIVE, help="classes per episode (5)")
+    few.add_argument("--shots", type=POSITIVE, help="support images per class (1)")
+    few.add_argument("--queries", type=POSITIVE, help="query images per class (15)")
+    few.add_argument("--augment", metavar="LIST",
+                     help="augment meta-training query sets: comma list of flip, rot90, "
+                     "rotate[:DEG], crop[:AREA], or none (flip,rot90)")
+    few.add_argument("--channels", type=POSITIVE, help="channels of every conv block (64)")
+    few.add_argument("--blocks", type=POSITIVE, help="conv blocks (4)")
+    few.add_argument("--field-size", dest="field", type=POSITIVE,
+                     help="MSR: channels per field (default: the order of the "
+                     "augmentation's group)")
+    few.add_argument("--rank", type=POSITIVE,
+                     help="MSR: columns of each group-conv layer's U_block (default: the "
+                     "exact dimension |G| k^2; d^2 k^2: square, starts at the identity)")
+    few.add_argument("--test-episodes", type=POSITIVE, help="fixed test episodes (600)")
+    few.add_argument("--glyph-alphabets", type=POSITIVE, metavar="N",
+                     help="glyphs: at most N alphabets per split (a small set)")
+    few.add_argument("--glyph-characters", type=POSITIVE, metavar="N",
+                     help="glyphs: at most N characters per alphabet")
+    models = tuple(dict.fromkeys(MODEL_NAMES + CONV_MODEL_NAMES + FEWSHOT_MODEL_NAMES))
     p.add_argument("--model", choices=models,
-                   help="model (msr-fc; image problems msr-conv; also oracle, maml-fc, "
-                   "maml-lc, maml-conv, msr-conv-square, msr-conv-full)")
+                   help="model (msr-fc; image problems msr-conv; few-shot msr; also oracle, "
+                   "maml-fc, maml-lc, maml-conv, msr-conv-square, msr-conv-full, maml)")
     p.add_argument("--k", type=POSITIVE,
                    help="MSR filter parameters (default: rank1 3, rank2 6, rank5 30, the "
                    "exact dimension otherwise)")
@@ -168,8 +204,10 @@ def run_train(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_json() | {"run": str(out)})
     else:
-        base = (f"; predicting zero: {result.baseline:.3f}"
-                if result.baseline is not None and result.metric == "mse" else "")
+        base = ""
+        if result.baseline is not None:
+            base = (f"; predicting zero: {result.baseline:.3f}" if result.metric == "mse"
+                    else f"; chance: {result.baseline:.3f}")
         print(result.summary_line() + base)
         rate = (f"{result.tasks_per_second:.0f} tasks/s" if result.tasks_per_second
                 else "no steps run")
@@ -222,8 +260,18 @@ def run_compare(args: argparse.Namespace) -> int:
 def run_reproduce(args: argparse.Namespace) -> int:
     from metasym.learning.engine import TrainingInterrupted
 
+    if args.table != "table3":
+        for flag, bad in (("--settings", args.settings), ("--device", args.device),
+                          ("--augment", args.augment != "flip,rot90"),
+                          ("--channels", args.channels), ("--test-episodes", args.test_episodes),
+                          ("--glyph-alphabets", args.glyph_alphabets),
+                          ("--glyph-characters", args.glyph_characters)):
+            if bad:
+                raise MetasymError(f"{flag} applies only to table3")
     try:
-        if args.table == "table2":
+        if args.table == "table3":
+            result = _run_table3(args)
+        elif args.table == "table2":
             from metasym.learning.table2 import table2
 
             lr = args.inner_lr
@@ -233,8 +281,9 @@ def run_reproduce(args: argparse.Namespace) -> int:
                     raise MetasymError(f"--inner-lr must be a positive number or auto, got "
                                        f"{args.inner_lr!r}")
             out = args.out if args.out is not None else "runs/table2"
-            result = table2(steps=args.steps, inner_steps=args.inner_steps, inner_lr=lr,
-                            out=out, overwrite=args.overwrite, threads=args.threads,
+            result = table2(steps=args.steps or 1000, inner_steps=args.inner_steps,
+                            inner_lr=lr, out=out, overwrite=args.overwrite,
+                            threads=args.threads or 1,
                             n_tasks=args.n_tasks or 2000, full=args.full,
                             image_size=args.image_size, fields=args.fields, seed=args.seed,
                             progress=not (args.json or args.quiet), problems=args.problems,
@@ -246,9 +295,9 @@ def run_reproduce(args: argparse.Namespace) -> int:
                               ("--fields", args.fields != 3)):
                 if val:
                     raise MetasymError(f"{flag} applies only to table2")
-            result = table1(steps=args.steps, out=args.out or "runs/table1",
+            result = table1(steps=args.steps or 1000, out=args.out or "runs/table1",
                             overwrite=args.overwrite, inner_steps=args.inner_steps,
-                            threads=args.threads, n_tasks=args.n_tasks or 10_000,
+                            threads=args.threads or 1, n_tasks=args.n_tasks or 10_000,
                             progress=not (args.json or args.quiet), seed=args.seed,
                             problems=args.problems, models=args.models)
     except TrainingInterrupted as e:  # the run being trained keeps its checkpoint
@@ -260,6 +309,35 @@ def run_reproduce(args: argparse.Namespace) -> int:
         print(result["markdown"])
         print(f"written: {result['files']['markdown']}, {result['files']['json']}")
     return 0
+
+
+def _setting(text: str) -> tuple[int, int]:
+    """``WAYSxSHOTS`` (e.g. ``5x1``) as a pair of positive integers."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected WAYSxSHOTS such as 5x1, got {text!r}")
+    ways, shots = int(parts[0]), int(parts[1])
+    if ways < 2 or shots < 1:
+        raise argparse.ArgumentTypeError(f"need at least 2 ways and 1 shot, got {text!r}")
+    return ways, shots
+
+
+def _run_table3(args: argparse.Namespace) -> dict[str, Any]:
+    from metasym.learning.table3 import table3
+
+    for flag, bad in (("--tasks", args.n_tasks is not None), ("--problems", args.problems),
+                      ("--image-size", args.image_size != 32), ("--fields", args.fields != 3),
+                      ("--inner-lr", args.inner_lr != "0.1"),
+                      ("--inner-steps", args.inner_steps != 1)):
+        if bad:
+            raise MetasymError(f"{flag} does not apply to table3")
+    return table3(full=args.full, steps=args.steps, out=args.out or "runs/table3",
+                  overwrite=args.overwrite, threads=args.threads, device=args.device,
+                  augment=args.augment, seed=args.seed,
+                  progress=not (args.json or args.quiet), settings=args.settings,
+                  models=args.models, channels=args.channels,
+                  test_episodes=args.test_episodes, glyph_alphabets=args.glyph_alphabets,
+                  glyph_characters=args.glyph_characters)
 
 
 def _is_number(text: str) -> bool:
@@ -366,9 +444,11 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("reproduce", help="reproduce the paper's tables",
                               description="Train the paper's models and print our table "
                               "beside the reference implementation's figures.")
-    p.add_argument("table", choices=["table1", "table2"],
-                   help="which table (table1: 1-D problems; table2: image problems)")
-    p.add_argument("--steps", type=POSITIVE, default=1000, help="outer steps per run (1000)")
+    p.add_argument("table", choices=["table1", "table2", "table3"],
+                   help="which table (table1: 1-D problems; table2: image problems; table3: "
+                   "augmented few-shot classification on the glyph data)")
+    p.add_argument("--steps", type=POSITIVE, default=None,
+                   help="outer steps per run (1000; table3: its preset's)")
     p.add_argument("--inner-steps", type=NONNEGATIVE, default=1, help="inner steps (1)")
     p.add_argument("--tasks", dest="n_tasks", type=AT_LEAST_2, default=None,
                    help="tasks per problem (table1 10000, table2 2000)")
@@ -376,9 +456,10 @@ def register(subparsers: Any) -> None:
                    help="subset of rank1 rank2 rank5 (table2: c4 d4 rot8 rot8_flip)")
     p.add_argument("--models", nargs="+", default=None, metavar="M",
                    help="subset of maml-fc maml-lc maml-conv msr-fc (table2: maml-conv "
-                   "msr-conv-square msr-conv oracle)")
+                   "msr-conv-square msr-conv oracle; table3: msr maml+aug maml oracle)")
     p.add_argument("--seed", type=SEED, default=0, help="training seed (0)")
-    p.add_argument("--threads", type=POSITIVE, default=1, help="torch CPU threads (1)")
+    p.add_argument("--threads", type=POSITIVE, default=None,
+                   help="torch CPU threads (1; table3: 2, --full: torch's default)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="folder for the runs and the table (runs/table1 or runs/table2)")
     p.add_argument("--image-size", type=POSITIVE, default=32, metavar="N",
@@ -389,7 +470,21 @@ def register(subparsers: Any) -> None:
                    "c_out/2, one exact step on white-noise images)")
     p.add_argument("--full", action="store_true",
                    help="table2: the paper's task counts (10000; 2000 for rot8_flip) instead "
-                   "of --tasks")
+                   "of --tasks; table3: the paper's size, for a GPU")
+    t3 = p.add_argument_group("table3")
+    t3.add_argument("--settings", nargs="+", type=_setting, default=None, metavar="WxK",
+                    help="N-way K-shot settings (5x1 20x1)")
+    t3.add_argument("--augment", default="flip,rot90", metavar="LIST",
+                    help="augmentation of meta-training query sets (flip,rot90)")
+    t3.add_argument("--device", default=None, help="cpu or cuda (cpu; --full: cuda)")
+    t3.add_argument("--channels", type=POSITIVE, default=None,
+                    help="channels of every conv block (32; --full 64)")
+    t3.add_argument("--test-episodes", type=POSITIVE, default=None,
+                    help="fixed test episodes (600)")
+    t3.add_argument("--glyph-alphabets", type=POSITIVE, default=None, metavar="N",
+                    help="a smaller glyph set: at most N alphabets per split")
+    t3.add_argument("--glyph-characters", type=POSITIVE, default=None, metavar="N",
+                    help="a smaller glyph set: at most N characters per alphabet")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing folder that metasym created")
     p.add_argument("--json", action="store_true", help="print JSON")

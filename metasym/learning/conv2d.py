@@ -78,6 +78,8 @@ class _ConvBase(nn.Module):
     out_channels: int
     kernel: int
     inner_names: tuple[str, ...]
+    #: zero padding of ``forward`` on every side (0: "valid"; deep networks set it)
+    padding: int = 0
 
     @property
     def q(self) -> int:
@@ -99,7 +101,7 @@ class _ConvBase(nn.Module):
                                            self.kernel)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight)
+        return F.conv2d(x, self.weight, padding=self.padding)
 
 
 class MSRConv2d(_ConvBase):
@@ -115,6 +117,9 @@ class MSRConv2d(_ConvBase):
         Columns ``r`` of ``U_block`` (parameters per pair of fields).
     U_block
         Optional fixed ``(d_out*d_in*k*k, r)`` block: a frozen buffer (the oracle).
+    init_std
+        Standard deviation of a learned ``U_block``'s Gaussian initialisation (0.01, the
+        reference's for ``U``).
 
     Examples
     --------
@@ -124,7 +129,8 @@ class MSRConv2d(_ConvBase):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, *, field_in: int = 1,
-                 field_out: int = 1, rank: int, U_block: Tensor | None = None) -> None:
+                 field_out: int = 1, rank: int, U_block: Tensor | None = None,
+                 init_std: float = 0.01) -> None:
         super().__init__()
         _positive(in_channels=in_channels, out_channels=out_channels, kernel=kernel,
                    field_in=field_in, field_out=field_out, rank=rank)
@@ -136,7 +142,7 @@ class MSRConv2d(_ConvBase):
         self.fields_in, self.fields_out = in_channels // field_in, out_channels // field_out
         rows = field_out * field_in * kernel ** 2
         if U_block is None:
-            self.U_block = nn.Parameter(torch.randn(rows, rank) * 0.01)
+            self.U_block = nn.Parameter(torch.randn(rows, rank) * init_std)
         else:
             U_block = torch.as_tensor(U_block, dtype=torch.get_default_dtype())
             if U_block.shape != (rows, rank):

@@ -12,7 +12,7 @@ import importlib
 from typing import Any
 
 from metasym.errors import SpecError
-from metasym.learning.registry import IMAGE_PROBLEMS, PROBLEMS
+from metasym.learning.registry import FEWSHOT_PROBLEMS, IMAGE_PROBLEMS, PROBLEMS
 
 __all__ = ["register_problem", "get_problem", "problem_names", "problem_for_config"]
 
@@ -21,10 +21,12 @@ _BUILTIN_KINDS = {
     "regression": ("metasym.learning.problems.regression", "REGRESSION"),
     "images": ("metasym.learning.problems.images", "IMAGES"),
     "custom": ("metasym.learning.problems.custom", "CUSTOM"),
+    "fewshot": ("metasym.learning.problems.fewshot", "FEWSHOT"),
 }
 #: problem name -> kind
 _BUILTIN_NAMES = {**{n: "regression" for n in (*PROBLEMS, "data")},
-                  **{n: "images" for n in IMAGE_PROBLEMS}}
+                  **{n: "images" for n in IMAGE_PROBLEMS},
+                  **{n: "fewshot" for n in FEWSHOT_PROBLEMS}}
 _USER: dict[str, Any] = {}
 
 

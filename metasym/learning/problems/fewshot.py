@@ -1,0 +1,291 @@
+r"""Few-shot classification as an engine plug-in: ``glyphs``, ``omniglot``, ``miniimagenet``.
+
+Episodes (:class:`~metasym.learning.fewshot.EpisodeSource`) are drawn deterministically
+from the engine's task index; the learner is a
+:class:`~metasym.learning.fewshot.FewShotLearner` over the conv4
+:class:`~metasym.learning.convnet.ConvNet` of ``--model msr|maml|oracle``. The metric is
+query accuracy (higher is better) over the fixed test episodes of the held-out split, with
+the query cross-entropy as a second metric; the baseline is chance, ``1/N``.
+
+The analytic answer (``answer.npz``) is the exact per-field-pair sharing block of every
+layer for the augmentation's group (``flip`` / ``c4`` / ``d4``), when it has one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from metasym.errors import MetasymError, SpecError
+from metasym.learning.engine.protocol import Comparison, LearnedSharing, Problem
+from metasym.learning.registry import FEWSHOT_MODEL_NAMES, FEWSHOT_PROBLEMS
+
+__all__ = ["FewShotOptions", "FewShotProblems", "FEWSHOT", "load_splits"]
+
+#: Common settings that do not apply to episodes (their ``RunConfig`` defaults).
+_NOT_EPISODIC = {"n_tasks": ("--tasks", 10_000), "support": ("--support", 1),
+                 "n_examples": ("--examples", 20), "k": ("--k", None)}
+
+
+@dataclass(frozen=True)
+class FewShotOptions:
+    """Options of the few-shot problems.
+
+    Attributes
+    ----------
+    ways, shots, queries
+        ``N``-way ``K``-shot episodes with ``queries`` query images per class.
+    augment
+        Augmentation of meta-training query sets
+        (:meth:`~metasym.learning.augment.Augmentation.parse`: ``flip,rot90,rotate:30,
+        crop:0.8`` or ``none``), stored in canonical form.
+    channels, blocks, field, rank
+        Channels of every conv block, number of blocks, MSR's field size (``None``: the
+        order of the augmentation's group) and the columns of its group-convolution
+        blocks (``None``: the exact dimension; see
+        :func:`~metasym.learning.convnet.build_convnet`).
+    image_size
+        Image side (``None``: 28, miniImageNet 84).
+    data
+        Folder of real data (``omniglot`` / ``miniimagenet``); ``None`` for ``glyphs``.
+    test_episodes
+        Fixed test episodes (600, the usual protocol).
+    glyph_alphabets, glyph_characters
+        A smaller glyph set (at most this many alphabets per split, characters per
+        alphabet): for tests and quick runs.
+    """
+
+    ways: int = 5
+    shots: int = 1
+    queries: int = 15
+    augment: str = "flip,rot90"
+    channels: int = 64
+    blocks: int = 4
+    field: int | None = None
+    rank: int | None = None
+    image_size: int | None = None
+    data: str | None = None
+    test_episodes: int = 600
+    glyph_alphabets: int | None = None
+    glyph_characters: int | None = None
+
+
+def _augmentation(o: FewShotOptions) -> Any:
+    from metasym.learning.augment import Augmentation
+
+    return Augmentation.parse(o.augment)
+
+
+def load_splits(problem: str, o: FewShotOptions, *, progress: bool = False) -> tuple[Any, Any]:
+    """``(background, evaluation)`` :class:`~metasym.learning.fewshot_data.ImageClasses`
+    of a few-shot problem (miniImageNet: its train and test splits)."""
+    from metasym.learning import fewshot_data as fd
+
+    size = o.image_size or (84 if problem == "miniimagenet" else 28)
+    if problem == "glyphs":
+        return fd.glyph_dataset(size=size, max_alphabets=o.glyph_alphabets,
+                                max_classes_per_alphabet=o.glyph_characters,
+                                progress=progress)
+    if problem == "omniglot":
+        return fd.load_omniglot(o.data, size=size)
+    splits = fd.load_miniimagenet(o.data, size=size)
+    return splits["train"], splits["test"]
+
+
+class FewShotProblems(Problem):
+    """The few-shot problems (see the module docstring)."""
+
+    kind = "fewshot"
+    names = FEWSHOT_PROBLEMS
+    models = FEWSHOT_MODEL_NAMES
+    options_type = FewShotOptions
+    default_model = "msr"
+    metric = "accuracy"
+    baseline_name = "chance_accuracy"
+
+    def options(self, cfg: Any) -> FewShotOptions:
+        return super().options(cfg)
+
+    def group_name(self, cfg: Any) -> str | None:
+        """The exact group of the augmentation (``flip``, ``c4``, ``d4`` or ``None``)."""
+        return _augmentation(self.options(cfg)).group_name()
+
+    def validate(self, cfg: Any) -> None:
+        super().validate(cfg)
+        for field, (flag, default) in _NOT_EPISODIC.items():
+            if getattr(cfg, field) != default:
+                raise SpecError(f"{flag} does not apply to few-shot problems (use --ways, "
+                                "--shots, --queries, --test-episodes)")
+        o = self.options(cfg)
+        for name in ("ways", "shots", "queries", "channels", "blocks", "test_episodes"):
+            val = getattr(o, name)
+            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+                raise SpecError(f"--{name.replace('_', '-')} must be a positive integer, "
+                                f"got {val!r}")
+        if o.ways < 2:
+            raise SpecError(f"--ways must be at least 2, got {o.ways}")
+        for name in ("field", "rank", "image_size", "glyph_alphabets", "glyph_characters"):
+            val = getattr(o, name)
+            if val is not None and (isinstance(val, bool) or not isinstance(val, int)
+                                    or val < 1):
+                raise SpecError(f"--{name.replace('_', '-')} must be a positive integer, "
+                                f"got {val!r}")
+        if o.image_size is not None and o.image_size < 8:
+            raise SpecError(f"--image-size must be at least 8, got {o.image_size}")
+        if cfg.problem == "glyphs" and o.data is not None:
+            raise SpecError("--data does not apply to --problem glyphs (built offline); use "
+                            "--problem omniglot or miniimagenet with --data DIR")
+        if cfg.problem != "glyphs":
+            if o.data is None:
+                raise SpecError(f"--problem {cfg.problem} needs --data DIR (the unpacked "
+                                "data set)")
+            if o.glyph_alphabets is not None or o.glyph_characters is not None:
+                raise SpecError("--glyph-alphabets/--glyph-characters apply to --problem "
+                                "glyphs only")
+        aug = _augmentation(o)
+        if cfg.model == "oracle" and aug.group_name() is None:
+            raise SpecError(f"--model oracle needs an exact group in --augment (flip, rot90 "
+                            f"or both), got {aug.spec()!r}")
+        self.build_net(cfg, 1)  # sizes (channels vs field), one line
+
+    def build_net(self, cfg: Any, in_channels: int) -> Any:
+        from metasym.learning.convnet import build_convnet
+
+        o = self.options(cfg)
+        return build_convnet(cfg.model, in_channels=in_channels, classes=o.ways,
+                             channels=o.channels, blocks=o.blocks, group=self.group_name(cfg),
+                             field=o.field, rank=o.rank)
+
+    # ----- training ---------------------------------------------------------------------------
+    def task_source(self, cfg: Any, device: torch.device) -> Any:
+        import time
+
+        from metasym.learning.fewshot import EpisodeSource
+
+        o = self.options(cfg)
+        t0 = time.perf_counter()
+        bg, ev = load_splits(cfg.problem, o)
+        src = EpisodeSource(bg, ev, ways=o.ways, shots=o.shots, queries=o.queries,
+                            augment=_augmentation(o), seed=cfg.data_seed,
+                            test_episodes=o.test_episodes, device=device)
+        src.data_seconds = time.perf_counter() - t0
+        return src
+
+    def learner(self, cfg: Any, source: Any) -> Any:
+        from metasym.learning.fewshot import FewShotLearner
+
+        return FewShotLearner(self.build_net(cfg, source.in_channels),
+                              inner_steps=cfg.inner_steps, inner_lr=cfg.inner_lr,
+                              first_order=cfg.first_order, chunk_size=cfg.chunk_size)
+
+    def check_size(self, cfg: Any, source: Any) -> None:
+        from metasym._limits import check_memory
+
+        o = self.options(cfg)
+        per_image = int(np.prod(source.image_shape))
+        images = cfg.tasks_per_step * o.ways * (o.shots + o.queries)
+        # activations of the first block (the largest), kept for the second-order backward
+        side = int(source.image_shape[-1]) + 16
+        acts = images * o.channels * side * side * 4 * 12
+        if cfg.chunk_size is not None:
+            acts = acts * min(cfg.chunk_size, cfg.tasks_per_step) // cfg.tasks_per_step
+        check_memory(images * per_image * 4 + acts, "one meta-batch of episodes "
+                    "(--tasks-per-step, --ways, --queries, --channels; --chunk-size bounds it)")
+
+    def describe(self, cfg: Any, source: Any, learner: Any) -> dict[str, Any]:
+        from metasym.learning.convnet import parameter_counts
+
+        o = self.options(cfg)
+        counts = parameter_counts(learner.model)
+        return {"augment": _augmentation(o).spec(), "group": self.group_name(cfg),
+                "field": self._field(cfg, learner.model), "in_shape": list(source.image_shape),
+                "background_classes": source.background.n_classes,
+                "evaluation_classes": source.evaluation.n_classes,
+                "background_images": source.background.n_images,
+                "evaluation_images": source.evaluation.n_images,
+                "parameters": {k: sum(r[k] for r in counts.values())
+                               for k in ("meta", "inner", "frozen")},
+                "data_seconds": getattr(source, "data_seconds", None)}
+
+    @staticmethod
+    def _field(cfg: Any, net: Any) -> int:
+        return int(getattr(net.conv1, "field_out", 1))
+
+    def answer_arrays(self, cfg: Any, source: Any) -> dict[str, Any] | None:
+        from metasym.learning.convnet import exact_blocks
+
+        name = self.group_name(cfg)
+        if name is None:
+            return None
+        ex = exact_blocks(name)
+        o = self.options(cfg)
+        arrays = {f"conv{i}": ex.block(i) for i in range(1, o.blocks + 1)}
+        return arrays | {"head": ex.head, "group": np.array(ex.group.spec),
+                         "kind": np.array("pattern"),
+                         "description": np.array(f"exact {name} group-convolution blocks")}
+
+    def final_extras(self, cfg: Any, source: Any, learner: Any) -> dict[str, Any]:
+        o = self.options(cfg)
+        return {"ways": o.ways, "shots": o.shots, "queries": o.queries,
+                "augment": _augmentation(o).spec(), "group": self.group_name(cfg)}
+
+    def display_name(self, cfg: Any) -> str:
+        o = self.options(cfg)
+        return f"{cfg.problem} {o.ways}-way {o.shots}-shot"
+
+    def shell_source(self, record: Any) -> Any:
+        """The run's image channels, without loading any images."""
+        shape = record.resolved.get("in_shape")
+
+        class _Shell:
+            in_channels = int(shape[0]) if shape else (3 if record.config.problem
+                                                       == "miniimagenet" else 1)
+
+        return _Shell()
+
+    # ----- reading back -----------------------------------------------------------------------
+    def compare(self, record: Any, learner: Any, source: Any, n_tasks: int) -> Comparison:
+        from metasym.learning.fewshot_compare import compare_fewshot
+
+        return compare_fewshot(record, learner, source, n_tasks, self)
+
+    def sharing(self, record: Any, learner: Any) -> list[LearnedSharing]:
+        from metasym.learning.conv2d import MSRConv2d
+
+        cfg = record.config
+        name = self.group_name(cfg)
+        net = learner.model
+        ref_group = None
+        if name is not None:
+            from metasym.representations.steerable import kernel_group
+
+            ref_group = kernel_group(name, 3).spec
+        out = []
+        for layer, conv in net.conv_layers():
+            if not isinstance(conv, MSRConv2d) or conv.field_in > 1 and conv.field_in != \
+                    conv.field_out:
+                continue
+            k2 = conv.kernel ** 2
+            lift = conv.field_in == 1
+            ref = None
+            if ref_group is not None and conv.field_out == kernel_group(name, 3).order:
+                ref = (ref_group, "natural" if lift else "tensor(regular,natural)",
+                       "regular")
+            notes = [] if conv.learns_U else ["oracle: U_block is the frozen exact block"]
+            notes.append(f"the sharing block U_block of one pair of fields: "
+                         f"{conv.field_out} output channels x {conv.field_in} input "
+                         f"channel(s) x {conv.kernel}x{conv.kernel} positions")
+            U = conv.U_block.detach().double().cpu().numpy()
+            out.append(LearnedSharing(layer, U, (conv.field_out, conv.field_in * k2), ref,
+                                      notes))
+        if not out:
+            raise MetasymError(f"{record.path}: model {cfg.model!r} has no learned sharing "
+                               "matrix U (discover needs msr or the oracle)")
+        return out
+
+
+#: The registered instance.
+FEWSHOT = FewShotProblems()

@@ -1,0 +1,446 @@
+"""Deep MSR networks and few-shot episodes: exactness of the factorised sharing, the
+episode source, the learner against a per-task loop, and the engine plug-in end to end
+(tiny settings: a tiny glyph set, a tiny net, a few episodes)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from metasym.errors import MetasymError, SpecError
+from metasym.learning.augment import Augmentation
+from metasym.learning.compare import subspace_distance
+from metasym.learning.conv2d import MSRConv2d
+from metasym.learning.convnet import (
+    FieldNorm,
+    build_convnet,
+    exact_blocks,
+    parameter_counts,
+    symmetric_padding,
+)
+from metasym.learning.fewshot import EpisodeSource, FewShotLearner, invariance_errors
+from metasym.learning.fewshot_compare import containment, field_span_error, grid_transforms
+from metasym.learning.fewshot_data import ImageClasses, glyph_dataset
+from metasym.learning.maml import loop_task_losses
+from metasym.representations.steerable import group_conv_pattern, kernel_group
+
+TINY_GLYPHS = ["--glyph-alphabets", "1", "--glyph-characters", "6"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Glyph caches of these tests go to a temporary folder, never the user's."""
+    old = os.environ.get("METASYM_CACHE_DIR")
+    os.environ["METASYM_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("METASYM_CACHE_DIR", None)
+    else:
+        os.environ["METASYM_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def glyphs():
+    return glyph_dataset(cache_dir=False, max_alphabets=1, max_classes_per_alphabet=6)
+
+
+def _toy_classes(n_classes: int, per_class: int, size: int = 12, seed: int = 0,
+                 channels: int = 1) -> ImageClasses:
+    rng = np.random.default_rng(seed)
+    shape = (n_classes * per_class, size, size) + ((3,) if channels == 3 else ())
+    images = rng.integers(0, 256, shape, dtype=np.uint8)
+    labels = np.repeat(np.arange(n_classes, dtype=np.int64), per_class)
+    return ImageClasses(images, labels, [f"c{i}" for i in range(n_classes)],
+                        ["a"] * n_classes)
+
+
+# ----- the network --------------------------------------------------------------------------------
+GRID = {"flip": [lambda x: x.flip(-1)], "c4": [lambda x: torch.rot90(x, 1, (-2, -1))],
+        "d4": [lambda x: x.flip(-1), lambda x: torch.rot90(x, 1, (-2, -1))]}
+
+
+@pytest.mark.parametrize("group", ["flip", "c4", "d4"])
+@pytest.mark.parametrize("size,channels_in", [(28, 1), (20, 3), (10, 1)])
+def test_oracle_network_is_exactly_invariant(group, size, channels_in):
+    torch.manual_seed(0)
+    order = kernel_group(group, 3).order
+    net = build_convnet("oracle", in_channels=channels_in, classes=4, channels=2 * order,
+                        group=group).double()
+    # move every learned parameter off its initial value: invariance must not depend on it
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    x = torch.randn(5, channels_in, size, size, dtype=torch.float64)
+    f = net(x)
+    for g in GRID[group]:
+        err = float((net(g(x)) - f).detach().norm() / f.detach().norm())
+        assert err < 1e-12, err
+
+
+def test_maml_network_is_not_invariant():
+    torch.manual_seed(0)
+    net = build_convnet("maml", in_channels=1, classes=4, channels=8).double()
+    x = torch.randn(5, 1, 28, 28, dtype=torch.float64)
+    f = net(x)
+    assert float((net(x.flip(-1)) - f).detach().norm() / f.detach().norm()) > 1e-2
+
+
+@pytest.mark.parametrize("group", ["flip", "c4", "d4"])
+def test_field_block_factorisation_spans_the_exact_group_convolution(group):
+    """P (I (x) B) with the exact block spans exactly the exact sharing pattern of the
+    whole layer (2 regular fields in, 3 out), computed independently from the orbits."""
+    ex = exact_blocks(group)
+    d = ex.order
+    layer = MSRConv2d(2 * d, 3 * d, 3, field_in=d, field_out=d, rank=ex.group_block.shape[1],
+                      U_block=torch.as_tensor(ex.group_block))
+    full = layer.full_U().double().numpy()
+    exact = group_conv_pattern(kernel_group(group, 3), fields_in=2, fields_out=3)
+    basis = exact.basis(orthonormal=True)
+    assert full.shape[1] == basis.shape[1] == exact.dimension
+    assert subspace_distance(full, basis) < 1e-10
+
+
+def test_exact_block_dimensions_and_head():
+    for group, order in (("flip", 2), ("c4", 4), ("d4", 8)):
+        ex = exact_blocks(group)
+        assert ex.order == order
+        assert ex.lifting.shape == (order * 9, 9)
+        assert ex.group_block.shape == (order * order * 9, order * 9)
+        np.testing.assert_allclose(ex.head, np.full((order, 1), 1 / np.sqrt(order)))
+    with pytest.raises(SpecError, match="flip, c4 or d4"):
+        exact_blocks("c5")
+
+
+def test_parameter_counts_follow_the_factorisation():
+    net = build_convnet("msr", in_channels=1, classes=5, channels=16, group="c4")
+    counts = parameter_counts(net)
+    d, F, k2 = 4, 4, 9
+    assert counts["conv1"] == {"meta": d * 1 * k2 * k2, "inner": F * 1 * k2, "frozen": 0}
+    assert counts["conv2"] == {"meta": d * d * k2 * d * k2, "inner": F * F * d * k2,
+                               "frozen": 0}
+    assert counts["head"] == {"meta": d, "inner": 5 * F + 5, "frozen": 0}
+    oracle = parameter_counts(build_convnet("oracle", in_channels=1, classes=5, channels=16,
+                                            group="c4"))
+    assert oracle["conv2"] == {"meta": 0, "inner": F * F * d * k2, "frozen": d * d * k2 * d * k2}
+
+
+def test_field_norm_matches_batch_norm_per_channel():
+    torch.manual_seed(0)
+    x = torch.randn(6, 4, 5, 5)
+    ours = FieldNorm(4, 1)(x)
+    ref = torch.nn.functional.batch_norm(x, None, None, training=True, eps=1e-5)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+    with pytest.raises(SpecError, match="divide"):
+        FieldNorm(6, 4)
+
+
+def test_build_errors():
+    with pytest.raises(SpecError, match="oracle needs an exact group"):
+        build_convnet("oracle", in_channels=1, classes=5, channels=8)
+    with pytest.raises(SpecError, match="multiple of the field size 8"):
+        build_convnet("msr", in_channels=1, classes=5, channels=12, group="d4")
+    with pytest.raises(SpecError, match="unknown few-shot model"):
+        build_convnet("msr-fc", in_channels=1, classes=5)
+    with pytest.raises(SpecError, match="odd"):
+        build_convnet("maml", in_channels=1, classes=5, kernel=2)
+
+
+def test_symmetric_padding():
+    assert symmetric_padding(28, 4) == (2, 2)
+    assert symmetric_padding(32, 4) == (0, 0)
+    assert symmetric_padding(84, 4) == (6, 6)
+    assert symmetric_padding(7, 2) == (0, 1)
+
+
+# ----- episodes -----------------------------------------------------------------------------------
+def test_episodes_are_valid_and_deterministic():
+    bg, ev = _toy_classes(7, 6, seed=1), _toy_classes(5, 6, seed=2)
+    src = EpisodeSource(bg, ev, ways=3, shots=2, queries=3, augment=None, seed=4,
+                        test_episodes=9)
+    b = src.train_batch(torch.tensor([5, 11, 5]))
+    for t in range(3):
+        s, q = b.support[t].numpy(), b.query[t].numpy()
+        assert not set(s) & set(q)
+        lab_s, lab_q = b.ys[t].numpy(), b.yq[t].numpy()
+        assert sorted(np.unique(lab_s)) == [0, 1, 2]
+        # every label is one class of the split, the same in support and query
+        for lab in range(3):
+            classes = set(bg.labels[s[lab_s == lab]]) | set(bg.labels[q[lab_q == lab]])
+            assert len(classes) == 1
+        assert len({bg.labels[s[lab_s == lab]][0] for lab in range(3)}) == 3
+    # episode = function of its index
+    assert torch.equal(b.support[0], b.support[2]) and torch.equal(b.query[0], b.query[2])
+    assert not torch.equal(b.support[0], b.support[1])
+    again = EpisodeSource(bg, ev, ways=3, shots=2, queries=3, augment=None, seed=4,
+                          test_episodes=9)
+    assert torch.equal(again.train_batch(torch.tensor([11])).query[0], b.query[1])
+    other = EpisodeSource(bg, ev, ways=3, shots=2, queries=3, augment=None, seed=5,
+                          test_episodes=9)
+    assert not torch.equal(other.test_batch().query, src.test_batch().query)
+    # test episodes come from the evaluation split, fixed
+    tb = src.test_batch()
+    assert len(tb) == 9 and torch.equal(tb.store, src.test_batch().store)
+    assert int(tb.support.max()) < ev.n_images
+    xs, ys, xq, yq = tb.tensors()
+    assert xs.shape == (9, 6, 1, 12, 12) and xq.shape == (9, 9, 1, 12, 12)
+    np.testing.assert_array_equal(xs[0, 0, 0].numpy() * 255,
+                                  ev.images[int(tb.support[0, 0])].astype(np.float32))
+    assert src.baseline(tb) == pytest.approx(1 / 3)
+
+
+def test_augmentation_touches_training_queries_only():
+    bg, ev = _toy_classes(4, 5, seed=1), _toy_classes(4, 5, seed=2)
+    aug = Augmentation.parse("flip,rot90")
+    src = EpisodeSource(bg, ev, ways=2, shots=1, queries=4, augment=aug, test_episodes=3)
+    plain = EpisodeSource(bg, ev, ways=2, shots=1, queries=4, augment=None, test_episodes=3)
+    idx = torch.arange(6)
+    a, p = src.train_batch(idx), plain.train_batch(idx)
+    xs_a, _, xq_a, _ = a.tensors()
+    xs_p, _, xq_p, _ = p.tensors()
+    assert torch.equal(xs_a, xs_p)  # supports untouched
+    assert not torch.equal(xq_a, xq_p)  # queries transformed
+    # each query image is an exact flip/rotation of the plain one (pixels permuted)
+    for got, ref in zip(xq_a.flatten(0, 1), xq_p.flatten(0, 1)):
+        assert any(torch.equal(got, torch.rot90(r, k, (-2, -1)))
+                   for r in (ref, ref.flip(-1)) for k in range(4))
+    assert torch.equal(src.train_batch(idx).xq, a.xq)  # seeded by the episode
+    assert src.test_batch().xq is None  # no augmentation at meta-test
+    xs_t, _, xq_t, _ = src.test_batch().tensors()
+    assert torch.equal(xq_t, plain.test_batch().tensors()[2])
+
+
+def test_episode_source_errors():
+    bg, ev = _toy_classes(4, 5), _toy_classes(3, 5)
+    with pytest.raises(SpecError, match="only 3 classes"):
+        EpisodeSource(bg, ev, ways=4, shots=1, queries=1, augment=None)
+    with pytest.raises(SpecError, match="= 6 images per class"):
+        EpisodeSource(bg, ev, ways=2, shots=1, queries=5, augment=None)
+
+
+# ----- the learner ----------------------------------------------------------------------------------
+def _tiny_learner(model="msr", group="c4", **kw):
+    torch.manual_seed(0)
+    net = build_convnet(model, in_channels=1, classes=3, channels=8, blocks=2, group=group)
+    return FewShotLearner(net, **kw)
+
+
+@pytest.mark.parametrize("model", ["msr", "maml", "oracle"])
+def test_vmapped_losses_match_a_per_task_loop(model):
+    bg, ev = _toy_classes(5, 6, seed=1), _toy_classes(5, 6, seed=2)
+    src = EpisodeSource(bg, ev, ways=3, shots=1, queries=2, augment=None, test_episodes=2)
+    learner = _tiny_learner(model, inner_steps=2)
+    b = src.train_batch(torch.arange(4))
+    fast = learner.task_losses(b)
+    loop = loop_task_losses(learner, *b.tensors())
+    torch.testing.assert_close(fast, loop, atol=1e-5, rtol=1e-4)
+    # gradients too (second order through two inner steps)
+    g1 = torch.autograd.grad(fast.mean(), learner.meta_parameters())
+    g2 = torch.autograd.grad(loop.mean(), learner.meta_parameters())
+    for a, c in zip(g1, g2):
+        torch.testing.assert_close(a, c, atol=1e-5, rtol=1e-3)
+
+
+def test_chunked_meta_gradient_equals_whole_batch():
+    bg, ev = _toy_classes(5, 6, seed=1), _toy_classes(5, 6, seed=2)
+    src = EpisodeSource(bg, ev, ways=3, shots=1, queries=2, augment=None, test_episodes=2)
+    b = src.train_batch(torch.arange(5))
+    grads = []
+    for chunk in (None, 2):
+        learner = _tiny_learner("msr", chunk_size=chunk)
+        loss = learner.backward_meta_loss(b)
+        grads.append((float(loss), [p.grad.clone() for p in learner.meta_parameters()]))
+    assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-5)
+    for a, c in zip(grads[0][1], grads[1][1]):
+        torch.testing.assert_close(a, c, atol=1e-6, rtol=1e-4)
+
+
+def test_evaluate_and_invariance():
+    bg, ev = _toy_classes(5, 6, seed=1), _toy_classes(5, 6, seed=2)
+    src = EpisodeSource(bg, ev, ways=3, shots=1, queries=2, augment=None, test_episodes=7)
+    learner = _tiny_learner("oracle", group="d4")
+    b = src.test_batch()
+    out = learner.evaluate(b, chunk=3)
+    assert out["accuracy"].shape == (7,) and out["loss"].shape == (7,)
+    # accuracies are multiples of 1/6 (6 query images)
+    np.testing.assert_allclose(out["accuracy"].numpy() * 6, np.round(out["accuracy"].numpy() * 6))
+    # the same numbers as a direct computation on one episode
+    xs, ys, xq, yq = b.select(slice(0, 1)).tensors()
+    (logits,) = learner.query_logits(xs, ys, xq)
+    acc0 = float((logits.argmax(-1) == yq).double().mean())
+    assert float(out["accuracy"][0]) == pytest.approx(acc0)
+    inv = invariance_errors(learner, b, grid_transforms("d4"))
+    assert set(inv) == {"flip", "rot90"}
+    assert max(e["relative_error"] for e in inv.values()) < 1e-4  # float32 rounding
+    maml = _tiny_learner("maml", group=None)
+    inv_m = invariance_errors(maml, b, grid_transforms(None))
+    assert min(e["relative_error"] for e in inv_m.values()) > 1e-3
+
+
+def test_containment_and_field_span_error():
+    rng = np.random.default_rng(0)
+    B = rng.standard_normal((10, 3))
+    assert containment(B, B) == pytest.approx(1.0)
+    assert containment(B[:, :1], B) == pytest.approx(1.0)
+    assert containment(B, B[:, :1]) == pytest.approx(1 / 3)
+    orth = np.linalg.svd(B)[0][:, 3:5]  # orthogonal complement directions
+    assert containment(orth, B) == pytest.approx(0.0, abs=1e-12)
+    ex = exact_blocks("c4")
+    v = rng.standard_normal((2, 2, ex.group_block.shape[1]))
+    layer = MSRConv2d(8, 8, 3, field_in=4, field_out=4, rank=v.shape[2],
+                      U_block=torch.as_tensor(ex.group_block))
+    W = layer.weights({"v": torch.as_tensor(v, dtype=torch.float32)[None]}).double().numpy()
+    assert field_span_error(W, ex.group_block, 4, 4)[0] < 1e-6
+    assert field_span_error(rng.standard_normal(W.shape), ex.group_block, 4, 4)[0] > 0.5
+
+
+# ----- the engine plug-in, end to end -----------------------------------------------------------------
+def _cli(*args: str) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    from metasym.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as e:
+            code = e.code
+    return code, out.getvalue(), err.getvalue()
+
+
+TRAIN = ["train", "--problem", "glyphs", "--channels", "8", "--blocks", "2", "--queries", "2",
+         "--ways", "3", "--tasks-per-step", "2", "--test-episodes", "6", "--eval-tasks", "4",
+         "--eval-every", "2", "--quiet", *TINY_GLYPHS]
+
+
+def test_train_resume_compare_discover(tmp_path):
+    run = tmp_path / "msr"
+    code, out, err = _cli(*TRAIN, "--model", "msr", "--augment", "rot90",
+                          "--steps", "4", "--out", str(run), "--json")
+    assert code == 0, err
+    final = json.loads(out)
+    assert final["problem"] == "glyphs 3-way 1-shot" and final["group"] == "c4"
+    assert 0 <= final["test_accuracy_all"] <= 1 and final["all_test_tasks"] == 6
+    assert final["chance_accuracy"] == pytest.approx(1 / 3)
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["kind"] == "fewshot" and cfg["augment"] == "rot90" and cfg["field"] == 4
+    answer = np.load(run / "answer.npz")
+    np.testing.assert_allclose(answer["conv2"], exact_blocks("c4").group_block)
+    # a run stopped at step 2 and resumed equals the uninterrupted one, bitwise
+    part = tmp_path / "part"
+    assert _cli(*TRAIN, "--model", "msr", "--augment", "rot90", "--steps", "2", "--out",
+                str(part))[0] == 0
+    assert _cli("train", "--resume", str(part), "--steps", "4", "--quiet")[0] == 0
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    rows2 = [json.loads(x) for x in (part / "metrics.jsonl").read_text().splitlines()]
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    strip2 = [{k: v for k, v in r.items() if k != "seconds"} for r in rows2]
+    assert strip == strip2
+    # compare: every layer against the exact c4 blocks, invariance figures, a PNG
+    code, out, err = _cli("compare", str(run), "--json", "--tasks", "6", "--plot")
+    assert code == 0, err
+    cmp = json.loads(out)
+    assert cmp["group"] == "c4" and set(cmp["layers"]) == {"conv1", "conv2"}
+    lay = cmp["layers"]["conv2"]
+    assert lay["learned_dimension"] == lay["exact_dimension"] == 36
+    assert 0 <= lay["exact_in_learned"] <= 1 and len(lay["principal_cosines"]) == 36
+    assert set(cmp["invariance"]) == {"rot90"}
+    assert Path(cmp["plot"]).is_file()
+    code, out, err = _cli("discover", str(run), "--layer", "conv2", "--json")
+    assert code == 0, err
+    assert "conv2" in out
+
+
+def test_oracle_run_is_invariant_and_discovered(tmp_path):
+    run = tmp_path / "oracle"
+    code, _, err = _cli(*TRAIN, "--model", "oracle", "--augment", "flip,rot90", "--steps", "2",
+                        "--out", str(run))
+    assert code == 0, err
+    code, out, err = _cli("compare", str(run), "--json", "--tasks", "6")
+    cmp = json.loads(out)
+    assert cmp["layers"]["conv2"]["subspace_distance"] < 1e-6
+    assert cmp["layers"]["conv1"]["exact_in_learned"] == pytest.approx(1.0)
+    assert all(e["relative_error"] < 1e-4 for e in cmp["invariance"].values())
+    code, out, err = _cli("discover", str(run), "--layer", "conv1", "--json")
+    assert code == 0, err
+    found = json.loads(out)
+    assert found["order"] == 8  # D4 acting on (channel, kernel position) pairs
+    maml = tmp_path / "maml"
+    assert _cli(*TRAIN, "--model", "maml", "--augment", "none", "--steps", "2", "--out",
+                str(maml))[0] == 0
+    code, out, err = _cli("compare", str(maml), "--json", "--tasks", "6")
+    cmp_m = json.loads(out)
+    assert set(cmp_m["invariance"]) == {"flip", "rot90"}
+    assert all(e["relative_error"] > 1e-3 for e in cmp_m["invariance"].values())
+    code, _, err = _cli("discover", str(maml))
+    assert code == 2 and "no learned sharing" in err
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--model", "oracle", "--augment", "none"], "needs an exact group"),
+    (["--model", "oracle", "--augment", "rotate:30,crop"], "needs an exact group"),
+    (["--tasks", "50"], "--tasks does not apply to few-shot"),
+    (["--support", "2"], "--support does not apply"),
+    (["--k", "3"], "--k does not apply"),
+    (["--data", "x"], "--data does not apply to --problem glyphs"),
+    (["--channels", "12"], "multiple of the field size 8"),
+    (["--augment", "spin"], "spin"),
+    (["--ways", "1"], "--ways must be at least 2"),
+    (["--queries", "20"], "images per class"),
+    (["--fields", "3"], "--fields does not apply"),
+    (["--model", "msr-fc"], "--model msr-fc does not apply"),
+])
+def test_train_errors_are_one_line(tmp_path, flags, message):
+    code, out, err = _cli(*TRAIN, "--steps", "1", "--out", str(tmp_path / "r"), *flags)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_real_data_problems_need_data(tmp_path):
+    code, _, err = _cli("train", "--problem", "omniglot", "--out", str(tmp_path / "r"))
+    assert code == 2 and "needs --data DIR" in err
+
+
+def test_omniglot_folder_trains(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split in ("images_background", "images_evaluation"):
+        for a in range(2):
+            for c in range(2):
+                folder = tmp_path / "omni" / split / f"Alpha{a}" / f"character{c + 1:02d}"
+                folder.mkdir(parents=True)
+                for i in range(4):
+                    img = (rng.random((16, 16)) > 0.5).astype(np.uint8) * 255
+                    Image.fromarray(img).save(folder / f"{i}.png")
+    run = tmp_path / "run"
+    code, out, err = _cli("train", "--problem", "omniglot", "--data", str(tmp_path / "omni"),
+                          "--model", "maml", "--channels", "4", "--blocks", "2", "--ways", "3",
+                          "--queries", "2", "--steps", "2", "--test-episodes", "3",
+                          "--image-size", "16", "--tasks-per-step", "2", "--quiet", "--json",
+                          "--out", str(run))
+    assert code == 0, err
+    final = json.loads(out)
+    assert final["problem"] == "omniglot 3-way 1-shot"
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["in_shape"] == [1, 16, 16] and cfg["background_classes"] == 4
+
+
+def test_glyph_episodes_use_held_out_alphabets(glyphs):
+    bg, ev = glyphs
+    assert not set(bg.alphabet_names) & set(ev.alphabet_names)
+    src = EpisodeSource(bg, ev, ways=5, shots=1, queries=3, augment=None, test_episodes=4)
+    xs, ys, xq, yq = src.test_batch().tensors()
+    assert xs.shape == (4, 5, 1, 28, 28) and float(xs.max()) <= 1.0
+
+
+def test_unknown_group_for_problem_errors():
+    with pytest.raises((SpecError, MetasymError)):
+        exact_blocks("rot8")
