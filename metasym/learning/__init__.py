@@ -5,10 +5,13 @@ The learning layer of metasym:
 * :mod:`~metasym.learning.engine`: the one meta-training engine (:func:`fit`,
   :class:`RunConfig`, problem plug-ins, run folders, checkpoints, exact resume, torchrun),
   and the public API for a problem of your own;
-* :mod:`~metasym.learning.problems`: the built-in problem kinds (1-D regression, images);
+* :mod:`~metasym.learning.problems`: the built-in problem kinds (1-D regression, images,
+  few-shot classification);
 * :mod:`~metasym.learning.layers`, :mod:`~metasym.learning.conv2d`: the MSR layers and
   MAML baselines; :mod:`~metasym.learning.maml`: the functional MAML learner with a
   closed-form fast path for the MSR layer;
+* :mod:`~metasym.learning.convnet`, :mod:`~metasym.learning.fewshot`: deep MSR networks
+  (conv4 with a factorised ``U`` in every layer) and few-shot episodes;
 * :mod:`~metasym.learning.tasks`, :mod:`~metasym.learning.images`: task distributions;
   :mod:`~metasym.learning.compare`: learned versus analytic.
 
@@ -58,6 +61,11 @@ _LAZY = {
     "MSRConv2d": "metasym.learning.conv2d",
     "SquareMSRConv2d": "metasym.learning.conv2d",
     "ConvMetaLearner": "metasym.learning.images",
+    "ConvNet": "metasym.learning.convnet",
+    "build_convnet": "metasym.learning.convnet",
+    "FewShotLearner": "metasym.learning.fewshot",
+    "EpisodeSource": "metasym.learning.fewshot",
+    "Augmentation": "metasym.learning.augment",
     # tasks
     "Answer": "metasym.learning.tasks",
     "TaskSet": "metasym.learning.tasks",

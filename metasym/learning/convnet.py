@@ -121,13 +121,19 @@ class FieldHead(nn.Module):
         _positive(fields=fields, field=field, classes=classes, rank=rank)
         self.fields, self.field, self.classes, self.rank = fields, field, classes, rank
         if U is None:
-            self.U = nn.Parameter(torch.randn(field, rank) / math.sqrt(field))
+            init = torch.randn(field, rank) / math.sqrt(field)
+            if rank == field:  # square: start as a plain linear head
+                init = torch.eye(field) + 0.01 * init
+            self.U = nn.Parameter(init)
         else:
             U = torch.as_tensor(np.asarray(U), dtype=torch.get_default_dtype())
             if U.shape != (field, rank):
                 raise SpecError(f"head U has shape {tuple(U.shape)}, expected {(field, rank)}")
             self.register_buffer("U", U.clone())
-        self.v = nn.Parameter(torch.randn(classes, fields, rank) / math.sqrt(fields * rank))
+        # the scale of nn.Linear's default initialisation (std 1/sqrt(3 fan_in)): small
+        # enough for one inner step to override, not zero (a zero head passes no inner
+        # gradient to the convolutions)
+        self.v = nn.Parameter(torch.randn(classes, fields, rank) / math.sqrt(3 * fields * rank))
         self.bias = nn.Parameter(torch.zeros(classes))
         self.inner_names = ("v", "bias")
 
@@ -233,6 +239,21 @@ def exact_blocks(name: str, kernel: int = 3) -> ExactBlocks:
     return ExactBlocks(name, kernel)
 
 
+def _plain_scale(conv: MSRConv2d) -> MSRConv2d:
+    r"""Rescale ``v`` so that the initial weight has the standard deviation of
+    ``nn.Conv2d``'s default initialisation, :math:`1/\sqrt{3\,c_{in} k^2}`.
+
+    Behind a normalisation the weight's scale does not change the function, but it sets
+    the *effective* step sizes (inner SGD and outer Adam change ``W`` relative to its
+    size): all models start at MAML's scale, so none is slowed down by its
+    parameterisation alone."""
+    with torch.no_grad():
+        std = float(conv.weight.std())
+        if std > 0:
+            conv.v.mul_(1.0 / (math.sqrt(3 * conv.q) * std))
+    return conv
+
+
 def build_convnet(model: str, *, in_channels: int, classes: int, channels: int = 64,
                   blocks: int = 4, kernel: int = 3, group: str | None = None,
                   field: int | None = None, rank: int | None = None) -> ConvNet:
@@ -252,8 +273,9 @@ def build_convnet(model: str, *, in_channels: int, classes: int, channels: int =
     rank
         MSR: columns ``r`` of the group-convolution blocks (default ``d k^2``, the exact
         dimension when ``d = |G|``); the lifting block gets ``ceil(r / d)`` (``k^2``
-        by default). ``r = d^2 k^2`` is a square ``U_block``, initialised to the identity
-        plus small noise: MSR then starts as MAML and learns how to share.
+        by default), the head ``ceil(r / (d k^2))`` (1, group pooling, by default).
+        ``r = d^2 k^2`` is a square ``U_block``, initialised to the identity plus small
+        noise, with a full head: MSR then starts as MAML and learns how to share.
 
     Examples
     --------
@@ -299,8 +321,9 @@ def build_convnet(model: str, *, in_channels: int, classes: int, channels: int =
         d_in, r = (1, -(-r_group // d)) if lift else (d, r_group)
         c_in = in_channels if lift else channels
         if model == "oracle":
-            convs.append(MSRConv2d(c_in, channels, kernel, field_in=d_in, field_out=d,
-                                   rank=r, U_block=torch.as_tensor(exact.block(i + 1))))
+            convs.append(_plain_scale(MSRConv2d(
+                c_in, channels, kernel, field_in=d_in, field_out=d, rank=r,
+                U_block=torch.as_tensor(exact.block(i + 1)))))
             continue
         rows = d * d_in * k2
         # unit-scale columns: the normalisation makes W's scale irrelevant, and Adam
@@ -313,9 +336,11 @@ def build_convnet(model: str, *, in_channels: int, classes: int, channels: int =
                 conv.v.copy_(torch.nn.Conv2d(c_in, channels, kernel).weight.reshape(
                     channels // d, d, c_in // d_in, d_in, k2).permute(0, 2, 1, 3, 4)
                     .reshape(conv.v.shape))
-        convs.append(conv)
+        convs.append(_plain_scale(conv))
     norms = [FieldNorm(channels, d) for _ in range(blocks)]
-    head = FieldHead(channels // d, d, classes, rank=1,
+    # the head's rank scales with the convolutions': 1 (group pooling) at the exact
+    # dimension, d (a plain linear head) for square blocks
+    head = FieldHead(channels // d, d, classes, rank=-(-r_group // (d * k2)),
                      U=exact.head if model == "oracle" else None)
     return ConvNet(convs, norms, head)
 

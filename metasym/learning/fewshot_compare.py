@@ -11,6 +11,12 @@ others, :class:`~metasym.learning.convnet.ExactBlocks`):
   space inside the learned one (1: MSR can express every group convolution of the layer)
   and of the learned space inside the exact one (1: every weight MSR can produce is
   equivariant);
+* the share of ``U``'s energy in the exact space, :math:`\|P_B U\|_F^2 / \|U\|_F^2`
+  (``U U^T`` is the metric of the inner step, :math:`\Delta W = -\alpha\, U U^\top
+  \nabla_W L`): 1 when every direction the inner loop can move in is equivariant,
+  :math:`\dim B / \text{rows}` for a random ``U``; meaningful for any rank, including a
+  square ``U_block`` (whose span is everything) -- and the principal angles of the
+  leading :math:`\dim B` left singular vectors of ``U`` against ``B``;
 * the distance of the *adapted* weights of held-out episodes to the exact space,
   :math:`\|W - P W\|_F / \|W\|_F` with ``P`` the projection onto
   :math:`I \otimes \mathrm{span}(B)`, for every model -- MAML's channels read in the same
@@ -33,7 +39,8 @@ from metasym.learning.compare import principal_cosines, subspace_distance
 from metasym.learning.engine.config import mean_ci95
 from metasym.learning.engine.protocol import Comparison
 
-__all__ = ["compare_fewshot", "containment", "field_span_error", "grid_transforms",
+__all__ = ["compare_fewshot", "containment", "energy_share", "leading_subspace",
+           "field_span_error", "grid_transforms",
            "fewshot_rows", "plot_fewshot_comparison"]
 
 
@@ -59,6 +66,22 @@ def containment(A: np.ndarray, B: np.ndarray) -> float:
     if qa.shape[1] == 0:
         return float("nan")
     return float(np.square(qb.T @ qa).sum() / qa.shape[1])
+
+
+def energy_share(U: np.ndarray, B: np.ndarray) -> float:
+    r"""Share of ``U``'s squared Frobenius norm inside ``span(B)``:
+    :math:`\|Q_B^\top U\|_F^2 / \|U\|_F^2`."""
+    U = np.asarray(U, dtype=np.float64)
+    total = float(np.square(U).sum())
+    if total == 0:
+        return float("nan")
+    return float(np.square(_orth(B).T @ U).sum() / total)
+
+
+def leading_subspace(U: np.ndarray, dim: int) -> np.ndarray:
+    """The ``dim`` leading left singular vectors of ``U`` (the directions it amplifies)."""
+    u, _, _ = np.linalg.svd(np.asarray(U, dtype=np.float64), full_matrices=False)
+    return u[:, :dim]
 
 
 def field_span_error(W: np.ndarray, block: np.ndarray, d_out: int, d_in: int) -> np.ndarray:
@@ -95,7 +118,11 @@ def fewshot_rows(f: dict[str, Any]) -> list[tuple[str, Any]]:
             rows += [(f"{name}: subspace distance (sin max angle)", lay["subspace_distance"]),
                      (f"{name}: mean principal cosine", lay["mean_principal_cosine"]),
                      (f"{name}: exact inside learned", lay["exact_in_learned"]),
-                     (f"{name}: learned inside exact", lay["learned_in_exact"])]
+                     (f"{name}: learned inside exact", lay["learned_in_exact"]),
+                     (f"{name}: U energy in exact space",
+                      f"{lay['energy_in_exact']:.4f} (random U: "
+                      f"{lay['random_energy_in_exact']:.4f})"),
+                     (f"{name}: leading subspace mean cosine", lay["leading_mean_cosine"])]
         if lay.get("adapted_span_error") is not None:
             rows.append((f"{name}: adapted W distance to exact", lay["adapted_span_error"]))
     for t, e in (f.get("invariance") or {}).items():
@@ -130,7 +157,9 @@ def compare_fewshot(record: Any, learner: Any, source: Any, n_tasks: int,
         lay: dict[str, Any] = {"learned_dimension": None, "exact_dimension": None,
                                "subspace_distance": None, "mean_principal_cosine": None,
                                "principal_cosines": None, "exact_in_learned": None,
-                               "learned_in_exact": None, "adapted_span_error": None}
+                               "learned_in_exact": None, "energy_in_exact": None,
+                               "leading_subspace_distance": None,
+                               "leading_mean_cosine": None, "adapted_span_error": None}
         block = exact.block(i) if exact is not None else None
         if block is not None:
             lay["exact_dimension"] = int(block.shape[1])
@@ -140,12 +169,18 @@ def compare_fewshot(record: Any, learner: Any, source: Any, n_tasks: int,
             if block is not None and conv.U_block.shape[0] == block.shape[0]:
                 U = conv.U_block.detach().double().cpu().numpy()
                 cos = principal_cosines(U, block)
+                lead = leading_subspace(U, block.shape[1])
+                lead_cos = principal_cosines(lead, block)
                 lay.update(subspace_distance=subspace_distance(U, block),
                            mean_principal_cosine=float(np.mean(cos)),
                            principal_cosines=[float(c) for c in cos],
                            exact_in_learned=containment(block, U),
-                           learned_in_exact=containment(U, block))
-                arrays["cosines"][name] = cos
+                           learned_in_exact=containment(U, block),
+                           energy_in_exact=energy_share(U, block),
+                           random_energy_in_exact=block.shape[1] / block.shape[0],
+                           leading_subspace_distance=subspace_distance(lead, block),
+                           leading_mean_cosine=float(np.mean(lead_cos)))
+                arrays["cosines"][name] = lead_cos
             elif block is not None:
                 notes.append(f"{name}: field size {conv.field_out} is not |G| = "
                              f"{exact.order}: no block-by-block comparison")
@@ -194,7 +229,8 @@ def plot_fewshot_comparison(result: Any, path: Any) -> Any:
     ax1.set_ylim(0, 1.05)
     ax1.set_xlabel("principal angle index")
     ax1.set_ylabel("cosine (1 = shared direction)")
-    ax1.set_title("learned U_block vs exact block" if cos else "no learned U")
+    ax1.set_title("leading directions of U_block vs exact block" if cos else "no learned U",
+                  fontsize=9)
     if cos:
         ax1.legend(fontsize=8)
     inv = result.arrays.get("invariance", {})

@@ -72,6 +72,12 @@ def _f(x: Any, d: int = 3) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{d}g}"
 
 
+def _energy(r: dict[str, Any]) -> str:
+    if r.get("energy_in_exact") is None:
+        return "n/a"
+    return f"{r['energy_in_exact']:.3f} [{r['random_energy_in_exact']:.3f}]"
+
+
 def _verdicts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for setting in dict.fromkeys(r["setting"] for r in rows):
@@ -107,10 +113,11 @@ def _markdown(rows: list[dict[str, Any]], verdicts: list[dict[str, Any]],
             _cell(by[(s, lb)]["accuracy"], by[(s, lb)]["accuracy_ci95"]) if (s, lb) in by
             else "n/a" for lb in labels) + " |")
     lines += ["", "Invariance of the adapted network's logits (relative change under each "
-              "transform, mean over 100 test episodes), learned blocks against the exact "
-              "ones (mean principal cosine over conv layers), steps and time:", "",
+              "transform, mean over up to 100 test episodes), learned sharing against the "
+              "exact one (share of U's energy in the exact space, mean over conv layers; "
+              "a random U has the figure in brackets), steps and time:", "",
               "| setting | model | " + " | ".join(f"inv. {t}" for t in info["transforms"])
-              + " | mean cos. | steps | episodes/s | s |",
+              + " | U energy in exact | steps | episodes/s | s |",
               "|---|---|" + "---|" * (len(info["transforms"]) + 4)]
     for s in settings:
         for lb in labels:
@@ -120,7 +127,7 @@ def _markdown(rows: list[dict[str, Any]], verdicts: list[dict[str, Any]],
             inv = r["invariance"] or {}
             lines.append(f"| {s} | {lb} | " + " | ".join(
                 _f(inv.get(t, {}).get("relative_error")) for t in info["transforms"])
-                + f" | {_f(r['mean_principal_cosine'])} | {r['steps']} | "
+                + f" | {_energy(r)} | {r['steps']} | "
                 f"{_f(r['episodes_per_second'])} | {r['seconds']:.0f} |")
     if verdicts:
         lines += ["", "Targets (computed, not tuned):", ""]
@@ -202,8 +209,10 @@ def table3(*, full: bool = False, steps: int | None = None, out: str | Path = "r
                 name = f"{ways}w{shots}s-{label.replace('+', '-')}"
                 final = fit(cfg, out / name, source=sources[key], progress=progress)
                 cmp = compare_run(out / name, n_tasks=100).figures
-                cosines = [lay["mean_principal_cosine"] for lay in cmp["layers"].values()
-                           if lay["mean_principal_cosine"] is not None]
+                energy = [lay["energy_in_exact"] for lay in cmp["layers"].values()
+                          if lay["energy_in_exact"] is not None]
+                chance = [lay["random_energy_in_exact"] for lay in cmp["layers"].values()
+                          if lay["energy_in_exact"] is not None]
                 rows.append({
                     "setting": f"{ways}-way {shots}-shot", "ways": ways, "shots": shots,
                     "label": label, "model": model, "augment": cfg.options.augment,
@@ -213,7 +222,8 @@ def table3(*, full: bool = False, steps: int | None = None, out: str | Path = "r
                     "episodes_per_second": final.tasks_per_second,
                     "seconds": final.seconds, "step_sizes": final.step_sizes,
                     "invariance": cmp["invariance"],
-                    "mean_principal_cosine": (sum(cosines) / len(cosines)) if cosines else None,
+                    "energy_in_exact": (sum(energy) / len(energy)) if energy else None,
+                    "random_energy_in_exact": (sum(chance) / len(chance)) if chance else None,
                     "layers": cmp["layers"], "run": str(out / name),
                 })
     except BaseException:

@@ -444,3 +444,47 @@ def test_glyph_episodes_use_held_out_alphabets(glyphs):
 def test_unknown_group_for_problem_errors():
     with pytest.raises((SpecError, MetasymError)):
         exact_blocks("rot8")
+
+
+def test_msr_rank_option():
+    sq = build_convnet("msr", in_channels=1, classes=5, channels=8, group="c4", rank=144)
+    assert sq.conv1.U_block.shape == (36, 36) and sq.conv2.U_block.shape == (144, 144)
+    assert sq.head.U.shape == (4, 4)  # a full head with square blocks
+    # square blocks start near the identity: W is (almost) v, a plain conv initialisation
+    eye = torch.eye(144)
+    assert float((sq.conv2.U_block.detach() - eye).abs().max()) < 0.1
+    low = build_convnet("msr", in_channels=1, classes=5, channels=8, group="c4", rank=20)
+    assert low.conv1.U_block.shape == (36, 5) and low.head.U.shape == (4, 1)
+    with pytest.raises(SpecError, match="exceeds the 144 entries"):
+        build_convnet("msr", in_channels=1, classes=5, channels=8, group="c4", rank=145)
+    with pytest.raises(SpecError, match="oracle's ranks"):
+        build_convnet("oracle", in_channels=1, classes=5, channels=8, group="c4", rank=36)
+
+
+def test_square_identity_block_reproduces_conv_weights():
+    torch.manual_seed(3)
+    layer_net = build_convnet("msr", in_channels=1, classes=3, channels=8, blocks=2,
+                              group="c4", rank=144)
+    conv = layer_net.conv2
+    with torch.no_grad():
+        conv.U_block.copy_(torch.eye(144))
+    W = conv.weight  # (8, 8, 3, 3)
+    # v[f_o, f_i, (i, j, p)] = W[(f_o, i), (f_i, j), p]
+    v = conv.v.detach().view(2, 2, 4, 4, 9)
+    torch.testing.assert_close(W.reshape(2, 4, 2, 4, 9).permute(0, 2, 1, 3, 4), v)
+
+
+def test_energy_share():
+    from metasym.learning.fewshot_compare import energy_share, leading_subspace
+
+    ex = exact_blocks("c4")
+    B = ex.group_block
+    assert energy_share(B, B) == pytest.approx(1.0)
+    rng = np.random.default_rng(1)
+    R = rng.standard_normal((B.shape[0], 300))
+    assert energy_share(R, B) == pytest.approx(B.shape[1] / B.shape[0], rel=0.15)
+    # a square U stretched along the exact space: its leading directions are that space
+    P = B @ B.T
+    U = np.eye(B.shape[0]) + 9 * P
+    assert subspace_distance(leading_subspace(U, B.shape[1]), B) < 1e-8
+    assert energy_share(U, B) > 0.9

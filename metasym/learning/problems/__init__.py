@@ -5,6 +5,8 @@
   reference implementation's ``.npz`` files (``--data``);
 * :mod:`~metasym.learning.problems.images`: lifting convolutions on images (``c4``,
   ``d4``, ``rot8``, ``rot8_flip``);
+* :mod:`~metasym.learning.problems.fewshot`: N-way K-shot classification with a conv4
+  network (``glyphs``, offline; ``omniglot`` and ``miniimagenet`` from ``--data``);
 * :mod:`~metasym.learning.problems.custom`: runs of a user's own learner and task source
   (read back file-level: learned ``U`` of each MSR layer against the given answers).
 """
