@@ -88,7 +88,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     few.add_argument("--queries", type=POSITIVE, help="query images per class (15)")
     few.add_argument("--augment", metavar="LIST",
                      help="augment meta-training query sets: comma list of flip, rot90, "
-                     "rotate[:DEG], crop[:AREA], or none (flip,rot90)")
+                     "rotate[:DEG], crop[:AREA], or none (flip,rotate:30,crop: the paper's)")
     few.add_argument("--channels", type=POSITIVE, help="channels of every conv block (64)")
     few.add_argument("--blocks", type=POSITIVE, help="conv blocks (4)")
     few.add_argument("--field-size", dest="field", type=POSITIVE,
@@ -262,7 +262,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
     if args.table != "table3":
         for flag, bad in (("--settings", args.settings), ("--device", args.device),
-                          ("--augment", args.augment != "flip,rot90"),
+                          ("--augment", args.augment != "flip,rotate:30,crop"),
                           ("--channels", args.channels), ("--test-episodes", args.test_episodes),
                           ("--glyph-alphabets", args.glyph_alphabets),
                           ("--glyph-characters", args.glyph_characters)):
@@ -285,14 +285,15 @@ def run_reproduce(args: argparse.Namespace) -> int:
                             inner_lr=lr, out=out, overwrite=args.overwrite,
                             threads=args.threads or 1,
                             n_tasks=args.n_tasks or 2000, full=args.full,
-                            image_size=args.image_size, fields=args.fields, seed=args.seed,
+                            image_size=args.image_size or 32, fields=args.fields or 3,
+                            seed=args.seed,
                             progress=not (args.json or args.quiet), problems=args.problems,
                             models=args.models)
         else:
             from metasym.learning.reproduce import table1
 
-            for flag, val in (("--full", args.full), ("--image-size", args.image_size != 32),
-                              ("--fields", args.fields != 3)):
+            for flag, val in (("--full", args.full), ("--image-size", args.image_size),
+                              ("--fields", args.fields)):
                 if val:
                     raise MetasymError(f"{flag} applies only to table2")
             result = table1(steps=args.steps or 1000, out=args.out or "runs/table1",
@@ -326,7 +327,7 @@ def _run_table3(args: argparse.Namespace) -> dict[str, Any]:
     from metasym.learning.table3 import table3
 
     for flag, bad in (("--tasks", args.n_tasks is not None), ("--problems", args.problems),
-                      ("--image-size", args.image_size != 32), ("--fields", args.fields != 3),
+                      ("--image-size", args.image_size), ("--fields", args.fields),
                       ("--inner-lr", args.inner_lr != "0.1"),
                       ("--inner-steps", args.inner_steps != 1)):
         if bad:
@@ -462,9 +463,10 @@ def register(subparsers: Any) -> None:
                    help="torch CPU threads (1; table3: 2, --full: torch's default)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="folder for the runs and the table (runs/table1 or runs/table2)")
-    p.add_argument("--image-size", type=POSITIVE, default=32, metavar="N",
+    p.add_argument("--image-size", type=POSITIVE, default=None, metavar="N",
                    help="table2: input size (32)")
-    p.add_argument("--fields", type=POSITIVE, default=3, help="table2: regular output fields (3)")
+    p.add_argument("--fields", type=POSITIVE, default=None,
+                   help="table2: regular output fields (3)")
     p.add_argument("--inner-lr", default="0.1", metavar="LR|auto",
                    help="table2: initial learned inner step size (0.1, the reference's; auto: "
                    "c_out/2, one exact step on white-noise images)")
@@ -474,8 +476,9 @@ def register(subparsers: Any) -> None:
     t3 = p.add_argument_group("table3")
     t3.add_argument("--settings", nargs="+", type=_setting, default=None, metavar="WxK",
                     help="N-way K-shot settings (5x1 20x1)")
-    t3.add_argument("--augment", default="flip,rot90", metavar="LIST",
-                    help="augmentation of meta-training query sets (flip,rot90)")
+    t3.add_argument("--augment", default="flip,rotate:30,crop", metavar="LIST",
+                    help="augmentation of meta-training query sets (flip,rotate:30,crop: "
+                    "the paper's; exact group: the flip)")
     t3.add_argument("--device", default=None, help="cpu or cuda (cpu; --full: cuda)")
     t3.add_argument("--channels", type=POSITIVE, default=None,
                     help="channels of every conv block (32; --full 64)")

@@ -389,7 +389,7 @@ def test_oracle_run_is_invariant_and_discovered(tmp_path):
     (["--support", "2"], "--support does not apply"),
     (["--k", "3"], "--k does not apply"),
     (["--data", "x"], "--data does not apply to --problem glyphs"),
-    (["--channels", "12"], "multiple of the field size 8"),
+    (["--channels", "12", "--augment", "flip,rot90"], "multiple of the field size 8"),
     (["--augment", "spin"], "spin"),
     (["--ways", "1"], "--ways must be at least 2"),
     (["--queries", "20"], "images per class"),
@@ -488,3 +488,45 @@ def test_energy_share():
     U = np.eye(B.shape[0]) + 9 * P
     assert subspace_distance(leading_subspace(U, B.shape[1]), B) < 1e-8
     assert energy_share(U, B) > 0.9
+
+
+def test_reproduce_table3_tiny(tmp_path):
+    out = tmp_path / "t3"
+    code, stdout, err = _cli("reproduce", "table3", "--steps", "2", "--channels", "4",
+                             "--settings", "3x1", "--test-episodes", "4", "--quiet", "--json",
+                             "--glyph-alphabets", "1", "--glyph-characters", "6",
+                             "--out", str(out))
+    assert code == 0, err
+    result = json.loads(stdout)
+    labels = [r["label"] for r in result["rows"]]
+    assert labels == ["msr", "msr-square", "maml+aug", "maml", "oracle"]
+    by = {r["label"]: r for r in result["rows"]}
+    assert by["maml"]["augment"] == "none" and by["msr"]["augment"] == "flip,rotate:30,crop:0.8"
+    assert by["oracle"]["energy_in_exact"] == pytest.approx(1.0)
+    assert by["msr"]["random_energy_in_exact"] == pytest.approx(0.5)  # |G| k^2 / |G|^2 k^2
+    assert all(r["test_episodes"] == 4 for r in result["rows"])
+    assert by["oracle"]["invariance"]["flip"]["relative_error"] < 1e-4
+    assert [v["model"] for v in result["verdicts"]] == ["msr", "msr-square"]
+    v = result["verdicts"][0]
+    assert v["msr_beats_maml_aug"] == (v["msr_minus_maml_aug"] > v["combined_ci95"])
+    md = (out / "table3.md").read_text()
+    assert "| 3-way 1-shot |" in md and "Targets (computed, not tuned)" in md
+    assert json.loads((out / "table3.json").read_text())["rows"][0]["label"] == "msr"
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["table3", "--fields", "3"], "--fields does not apply to table3"),
+    (["table3", "--augment", "none"], "oracle row needs one"),
+    (["table3", "--settings", "1x1"], "need at least 2 ways"),
+    (["table3", "--models", "msr-fc"], "table3 models are"),
+    (["table1", "--settings", "5x1"], "--settings applies only to table3"),
+    (["table2", "--channels", "8"], "--channels applies only to table3"),
+])
+def test_reproduce_table3_errors(tmp_path, flags, message):
+    # tiny sizes: a check that let a table through must not train a real one
+    tiny = ["--steps", "1", "--quiet"]
+    if flags[0] == "table3":
+        tiny += ["--test-episodes", "2", "--glyph-alphabets", "1", "--glyph-characters", "6"]
+    code, _, err = _cli("reproduce", *flags, *tiny, "--out", str(tmp_path / "t"))
+    assert code == 2 and message in err, err
+    assert not (tmp_path / "t").exists()

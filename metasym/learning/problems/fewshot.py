@@ -40,8 +40,10 @@ class FewShotOptions:
         ``N``-way ``K``-shot episodes with ``queries`` query images per class.
     augment
         Augmentation of meta-training query sets
-        (:meth:`~metasym.learning.augment.Augmentation.parse`: ``flip,rot90,rotate:30,
-        crop:0.8`` or ``none``), stored in canonical form.
+        (:meth:`~metasym.learning.augment.Augmentation.parse`: any of ``flip``,
+        ``rot90``, ``rotate:DEG``, ``crop:AREA``, or ``none``), stored in canonical form;
+        the default is the paper's (flips, +-30 degree rotations, resized crops of 80-100%
+        of the area), whose exact group on the pixel grid is the flip.
     channels, blocks, field, rank
         Channels of every conv block, number of blocks, MSR's field size (``None``: the
         order of the augmentation's group) and the columns of its group-convolution
@@ -61,7 +63,7 @@ class FewShotOptions:
     ways: int = 5
     shots: int = 1
     queries: int = 15
-    augment: str = "flip,rot90"
+    augment: str = "flip,rotate:30,crop"
     channels: int = 64
     blocks: int = 4
     field: int | None = None
