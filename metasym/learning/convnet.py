@@ -208,7 +208,7 @@ class ExactBlocks:
     """The exact per-field-pair sharing blocks of a group ``name`` (``flip``, ``c4``,
     ``d4``) acting on ``kernel x kernel`` positions: ``lifting`` (``|G| k^2 x k^2``),
     ``group`` (``|G|^2 k^2 x |G| k^2``) and ``head`` (``|G| x 1``), orthonormal columns,
-    float64, all derived from :mod:`metasym.representations` (nothing written by hand)."""
+    float64, all derived from ``metasym.representations`` (nothing written by hand)."""
 
     def __init__(self, name: str, kernel: int = 3) -> None:
         from metasym.groups import regular, trivial

@@ -82,7 +82,7 @@ __all__ = [
 def kernel_group(name: str, kernel: int) -> FiniteGroup:
     """The exact pixel-grid group ``name`` acting on the ``kernel x kernel`` positions.
 
-    ``"flip"``: :math:`C_2`, the left-right flip (:func:`~metasym.groups.flips`);
+    ``"flip"``: :math:`C_2`, the left-right flip (:func:`~metasym.groups.constructors.flips`);
     ``"c4"``: :math:`C_4`, the 90-degree rotations (:func:`~metasym.groups.rotations`);
     ``"d4"``: :math:`D_4`, both (:func:`~metasym.groups.rotoflips`).
 

@@ -251,7 +251,7 @@ def test_chunked_meta_gradient_equals_whole_batch():
     b = src.train_batch(torch.arange(5))
     grads = []
     for chunk in (None, 2):
-        learner = _tiny_learner("msr", chunk_size=chunk)
+        learner = _tiny_learner("msr", chunk_size=chunk, batching="vmap")
         loss = learner.backward_meta_loss(b)
         grads.append((float(loss), [p.grad.clone() for p in learner.meta_parameters()]))
     assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-5)
@@ -530,3 +530,59 @@ def test_reproduce_table3_errors(tmp_path, flags, message):
     code, _, err = _cli("reproduce", *flags, *tiny, "--out", str(tmp_path / "t"))
     assert code == 2 and message in err, err
     assert not (tmp_path / "t").exists()
+
+
+def test_two_processes_match_one(tmp_path):
+    """`torchrun --nproc_per_node 2 -m metasym train --problem glyphs`: the episodes of a
+    step are split over the processes; metrics equal one process's."""
+    import subprocess
+    import sys
+
+    args = [*TRAIN, "--model", "msr", "--steps", "4", "--tasks-per-step", "3",
+            "--threads", "1", "--augment", "flip,rotate:30"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert _cli(*args, "--out", str(one))[0] == 0
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env |= {"OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": env.get("GLOO_SOCKET_IFNAME", "lo")}
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+                          "2", "--standalone", "--monitor_interval", "0.2", "-m", "metasym",
+                          *args, "--out", str(two), "--json"],
+                         capture_output=True, text=True, timeout=180, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(res.stdout)["world_size"] == 2
+    r1 = [json.loads(x) for x in (one / "metrics.jsonl").read_text().splitlines()]
+    r2 = [json.loads(x) for x in (two / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in r1] == [r["step"] for r in r2] == [0, 2, 4]
+    for a, b in zip(r1, r2):
+        assert b["test_accuracy"] == pytest.approx(a["test_accuracy"], abs=1e-9)
+        assert b["test_loss"] == pytest.approx(a["test_loss"], rel=1e-4)
+        if a["train_loss"] is not None:
+            assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
+
+
+@pytest.mark.parametrize("model", ["msr", "maml"])
+def test_loop_and_vmap_batching_agree(model):
+    """The per-episode loop (the CPU default) and vmap compute the same meta-gradient,
+    logits and accuracies."""
+    bg, ev = _toy_classes(5, 6, seed=1), _toy_classes(5, 6, seed=2)
+    src = EpisodeSource(bg, ev, ways=3, shots=1, queries=2, augment=None, test_episodes=5)
+    b = src.train_batch(torch.arange(4))
+    out = {}
+    for batching in ("loop", "vmap"):
+        learner = _tiny_learner(model, inner_steps=2, batching=batching)
+        assert learner.uses_loop(torch.device("cpu")) == (batching == "loop")
+        loss = learner.backward_meta_loss(b)
+        grads = [p.grad.clone() for p in learner.meta_parameters()]
+        ev_ = learner.evaluate(src.test_batch())
+        out[batching] = (float(loss), grads, ev_)
+    assert out["loop"][0] == pytest.approx(out["vmap"][0], rel=1e-5)
+    for a, c in zip(out["loop"][1], out["vmap"][1]):
+        torch.testing.assert_close(a, c, atol=1e-6, rtol=1e-4)
+    torch.testing.assert_close(out["loop"][2]["loss"], out["vmap"][2]["loss"], atol=1e-5,
+                               rtol=1e-5)
+    assert torch.equal(out["loop"][2]["accuracy"], out["vmap"][2]["accuracy"])
+    assert _tiny_learner(model).uses_loop(torch.device("cpu"))  # auto: loop on CPU
+    assert not _tiny_learner(model).uses_loop(torch.device("cuda"))
+    with pytest.raises(SpecError, match="batching"):
+        _tiny_learner(model, batching="fast")

@@ -25,6 +25,9 @@ from metasym.learning.registry import FEWSHOT_MODEL_NAMES, FEWSHOT_PROBLEMS
 
 __all__ = ["FewShotOptions", "FewShotProblems", "FEWSHOT", "load_splits"]
 
+#: Test episodes are held as image indices; beyond this they would not fit in memory.
+MAX_TEST_EPISODES = 100_000
+
 #: Common settings that do not apply to episodes (their ``RunConfig`` defaults).
 _NOT_EPISODIC = {"n_tasks": ("--tasks", 10_000), "support": ("--support", 1),
                  "n_examples": ("--examples", 20), "k": ("--k", None)}
@@ -129,6 +132,9 @@ class FewShotProblems(Problem):
                                 f"got {val!r}")
         if o.ways < 2:
             raise SpecError(f"--ways must be at least 2, got {o.ways}")
+        if o.test_episodes > MAX_TEST_EPISODES:
+            raise SpecError(f"--test-episodes must be at most {MAX_TEST_EPISODES:,}, got "
+                            f"{o.test_episodes:,}")
         for name in ("field", "rank", "image_size", "glyph_alphabets", "glyph_characters"):
             val = getattr(o, name)
             if val is not None and (isinstance(val, bool) or not isinstance(val, int)
