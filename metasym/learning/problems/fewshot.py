@@ -266,22 +266,20 @@ class FewShotProblems(Problem):
         cfg = record.config
         name = self.group_name(cfg)
         net = learner.model
-        ref_group = None
+        G = None
         if name is not None:
             from metasym.representations.steerable import kernel_group
 
-            ref_group = kernel_group(name, 3).spec
+            G = kernel_group(name, 3)
         out = []
         for layer, conv in net.conv_layers():
-            if not isinstance(conv, MSRConv2d) or conv.field_in > 1 and conv.field_in != \
-                    conv.field_out:
+            if not isinstance(conv, MSRConv2d):
                 continue
             k2 = conv.kernel ** 2
             lift = conv.field_in == 1
             ref = None
-            if ref_group is not None and conv.field_out == kernel_group(name, 3).order:
-                ref = (ref_group, "natural" if lift else "tensor(regular,natural)",
-                       "regular")
+            if G is not None and conv.field_out == G.order and conv.kernel == 3:
+                ref = (G.spec, "natural" if lift else "tensor(regular,natural)", "regular")
             notes = [] if conv.learns_U else ["oracle: U_block is the frozen exact block"]
             notes.append(f"the sharing block U_block of one pair of fields: "
                          f"{conv.field_out} output channels x {conv.field_in} input "
