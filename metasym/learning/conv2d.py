@@ -52,6 +52,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from metasym.errors import MismatchError, SpecError
+from metasym.learning.limits import check_positive
 from metasym.learning.registry import CONV_MODEL_NAMES
 
 __all__ = [
@@ -65,10 +66,6 @@ __all__ = [
 
 
 
-def _positive(**kw: int) -> None:
-    for k, v in kw.items():
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise SpecError(f"{k} must be a positive integer, got {v!r}")
 
 
 class _ConvBase(nn.Module):
@@ -132,7 +129,7 @@ class MSRConv2d(_ConvBase):
                  field_out: int = 1, rank: int, U_block: Tensor | None = None,
                  init_std: float = 0.01) -> None:
         super().__init__()
-        _positive(in_channels=in_channels, out_channels=out_channels, kernel=kernel,
+        check_positive(in_channels=in_channels, out_channels=out_channels, kernel=kernel,
                    field_in=field_in, field_out=field_out, rank=rank)
         if in_channels % field_in or out_channels % field_out:
             raise SpecError(f"field sizes {field_in}, {field_out} must divide the channel "
@@ -188,7 +185,7 @@ class FullMSRConv2d(_ConvBase):
     def __init__(self, in_channels: int, out_channels: int, kernel: int, *, k: int,
                  U: Tensor | None = None) -> None:
         super().__init__()
-        _positive(in_channels=in_channels, out_channels=out_channels, kernel=kernel, k=k)
+        check_positive(in_channels=in_channels, out_channels=out_channels, kernel=kernel, k=k)
         self.in_channels, self.out_channels, self.kernel, self.k = (in_channels, out_channels,
                                                                     kernel, k)
         rows = out_channels * self.q
@@ -232,7 +229,7 @@ class SquareMSRConv2d(_ConvBase):
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int) -> None:
         super().__init__()
-        _positive(in_channels=in_channels, out_channels=out_channels, kernel=kernel)
+        check_positive(in_channels=in_channels, out_channels=out_channels, kernel=kernel)
         self.in_channels, self.out_channels, self.kernel = in_channels, out_channels, kernel
         k2 = kernel ** 2
         self.A_out = nn.Parameter(torch.eye(out_channels))
@@ -257,7 +254,7 @@ class Conv2dMAML(_ConvBase):
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int) -> None:
         super().__init__()
-        _positive(in_channels=in_channels, out_channels=out_channels, kernel=kernel)
+        check_positive(in_channels=in_channels, out_channels=out_channels, kernel=kernel)
         self.in_channels, self.out_channels, self.kernel = in_channels, out_channels, kernel
         ref = nn.Conv2d(in_channels, out_channels, kernel, bias=False)
         self.weight_ = nn.Parameter(ref.weight.detach().reshape(out_channels, self.q).clone())

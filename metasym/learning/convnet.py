@@ -58,6 +58,7 @@ from torch import Tensor, nn
 
 from metasym.errors import SpecError
 from metasym.learning.conv2d import Conv2dMAML, MSRConv2d
+from metasym.learning.limits import check_positive
 
 __all__ = [
     "FieldNorm",
@@ -71,10 +72,6 @@ __all__ = [
 ]
 
 
-def _positive(**kw: int) -> None:
-    for k, v in kw.items():
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise SpecError(f"{k} must be a positive integer, got {v!r}")
 
 
 class FieldNorm(nn.Module):
@@ -93,7 +90,7 @@ class FieldNorm(nn.Module):
 
     def __init__(self, channels: int, field: int = 1, eps: float = 1e-5) -> None:
         super().__init__()
-        _positive(channels=channels, field=field)
+        check_positive(channels=channels, field=field)
         if channels % field:
             raise SpecError(f"field size {field} must divide the channels {channels}")
         self.channels, self.field, self.eps = channels, field, eps
@@ -118,7 +115,7 @@ class FieldHead(nn.Module):
     def __init__(self, fields: int, field: int, classes: int, *, rank: int,
                  U: Tensor | np.ndarray | None = None) -> None:
         super().__init__()
-        _positive(fields=fields, field=field, classes=classes, rank=rank)
+        check_positive(fields=fields, field=field, classes=classes, rank=rank)
         self.fields, self.field, self.classes, self.rank = fields, field, classes, rank
         if U is None:
             init = torch.randn(field, rank) / math.sqrt(field)
@@ -288,7 +285,7 @@ def build_convnet(model: str, *, in_channels: int, classes: int, channels: int =
     if model not in FEWSHOT_MODEL_NAMES:
         raise SpecError(f"unknown few-shot model {model!r}; choose from "
                         f"{', '.join(FEWSHOT_MODEL_NAMES)}")
-    _positive(in_channels=in_channels, classes=classes, channels=channels, blocks=blocks,
+    check_positive(in_channels=in_channels, classes=classes, channels=channels, blocks=blocks,
               kernel=kernel)
     if kernel % 2 == 0:
         raise SpecError(f"the kernel size must be odd (same padding), got {kernel}")
@@ -302,13 +299,13 @@ def build_convnet(model: str, *, in_channels: int, classes: int, channels: int =
         return ConvNet(convs, norms, nn.Linear(channels, classes))
     d = exact.order if model == "oracle" else (
         field if field is not None else exact.order if exact is not None else 1)
-    _positive(field=d)
+    check_positive(field=d)
     if channels % d:
         raise SpecError(f"--channels {channels} must be a multiple of the field size {d}"
                         + (f" (|G| of {group})" if field is None else ""))
     k2 = kernel ** 2
     if rank is not None:
-        _positive(rank=rank)
+        check_positive(rank=rank)
         if model == "oracle":
             raise SpecError("the oracle's ranks are the exact dimensions; drop --rank")
         if rank > d * d * k2:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from metasym.errors import TooLargeError
+import numpy as np
 
-__all__ = ["MAX_DENSE_ENTRIES", "MAX_INNER_STEPS", "check_training_size"]
+from metasym.errors import SpecError, TooLargeError
+
+__all__ = ["MAX_DENSE_ENTRIES", "MAX_INNER_STEPS", "check_training_size", "check_positive"]
 
 #: Largest dense tensor (entries) the learning layer will allocate.
 MAX_DENSE_ENTRIES = 2**28
@@ -54,3 +56,14 @@ def check_training_size(cfg: Any, tasks: Any, k: int | None) -> None:
             raise TooLargeError(f"{what}: {T} tasks x {m} x {n} adapted weights = "
                                 f"{T * per_task} entries exceeds the limit "
                                 f"{MAX_DENSE_ENTRIES}; {hint}")
+
+
+def check_positive(**sizes: Any) -> None:
+    """Refuse any size that is not a positive integer (Python or numpy; not ``bool``):
+    one :class:`~metasym.errors.SpecError` line naming the argument.
+
+    >>> check_positive(channels=8, kernel=3)
+    """
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise SpecError(f"{name} must be a positive integer, got {value!r}")
