@@ -4,7 +4,7 @@ metrics, final figures and config of every problem kind under the same seeds.
 
 Regenerate (only when a change of numbers is intended, and say so in the commit)::
 
-    python tests/learning/test_pinned_runs.py --write
+    python tests/learning/test_pinned_runs.py --write [NAME ...]
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import pytest
 from metasym.cli import main
 
 PINS = Path(__file__).parent / "data" / "pinned_runs.json"
+
+_TINY_GLYPHS = ["--glyph-alphabets", "1", "--glyph-characters", "6"]
 
 #: (name, argv after `train --out DIR --quiet`): every problem kind, fast and generic paths
 CASES = [
@@ -46,10 +48,20 @@ CASES = [
     ("rot8-square", ["--problem", "rot8", "--model", "msr-conv-square", "--image-size", "9",
                      "--fields", "1", "--tasks", "30", "--steps", "6", "--eval-every", "3",
                      "--eval-tasks", "6", "--inner-steps", "2"]),
+    # few-shot: a tiny glyph set (one alphabet of 6 characters, built in a private cache)
+    ("glyphs-msr-rot90", ["--problem", "glyphs", "--model", "msr", "--augment", "rot90",
+                          "--channels", "8", "--blocks", "2", "--ways", "3", "--queries", "2",
+                          "--tasks-per-step", "2", "--steps", "4", "--test-episodes", "6",
+                          "--eval-tasks", "4", "--eval-every", "2", *_TINY_GLYPHS]),
+    ("glyphs-oracle-flip", ["--problem", "glyphs", "--model", "oracle", "--augment", "flip",
+                            "--channels", "8", "--blocks", "2", "--ways", "2", "--queries",
+                            "2", "--tasks-per-step", "2", "--steps", "3", "--test-episodes",
+                            "4", "--eval-tasks", "4", "--eval-every", "3", *_TINY_GLYPHS]),
 ]
 
 #: runs whose `metasym compare --json` output is pinned too
-COMPARED = ("rank1-msr", "equivariant-d4", "c4-msrconv", "rot8-square")
+COMPARED = ("rank1-msr", "equivariant-d4", "c4-msrconv", "rot8-square", "glyphs-msr-rot90",
+            "glyphs-oracle-flip")
 
 #: keys whose values depend on the clock, the machine or the code version
 _VOLATILE = {"seconds", "train_seconds", "tasks_per_second", "steps_per_second",
@@ -117,6 +129,13 @@ def _subset(got: dict, pinned: dict, path: str) -> None:
         _close(got[k], v, f"{path}.{k}")
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """The glyph set of the few-shot cases is built in a temporary folder, never the
+    user's cache."""
+    monkeypatch.setenv("METASYM_CACHE_DIR", str(tmp_path / "cache"))
+
+
 @pytest.mark.parametrize("name,argv", CASES, ids=[c[0] for c in CASES])
 def test_pinned_run(tmp_path, name, argv):
     pinned = json.loads(PINS.read_text())[name]
@@ -130,9 +149,14 @@ def test_pinned_run(tmp_path, name, argv):
 
 
 if __name__ == "__main__" and "--write" in sys.argv:
+    # `--write NAME ...` rewrites only the named cases; plain `--write` all of them
+    import os
     import tempfile
 
+    names = sys.argv[sys.argv.index("--write") + 1:] or [n for n, _ in CASES]
+    pins = json.loads(PINS.read_text()) if PINS.is_file() else {}
     with tempfile.TemporaryDirectory() as d:
-        PINS.write_text(json.dumps({n: run_case(Path(d), n, a) for n, a in CASES},
-                                   indent=1) + "\n")
-    print(f"wrote {PINS}")
+        os.environ["METASYM_CACHE_DIR"] = str(Path(d) / "cache")
+        pins.update({n: run_case(Path(d), n, a) for n, a in CASES if n in names})
+    PINS.write_text(json.dumps({n: pins[n] for n, _ in CASES if n in pins}, indent=1) + "\n")
+    print(f"wrote {PINS}: {', '.join(names)}")
