@@ -35,10 +35,11 @@ import torch
 
 
 def _setup(args: argparse.Namespace, model: str):
-    from metasym.learning.augment import Augmentation
-    from metasym.learning.convnet import build_convnet
-    from metasym.learning.fewshot import EpisodeSource, FewShotLearner
-    from metasym.learning.fewshot_data import glyph_dataset
+    from metasym.learning.data.augment import Augmentation
+    from metasym.learning.data.episodes import EpisodeSource
+    from metasym.learning.data.glyphs import glyph_dataset
+    from metasym.learning.learners.fewshot import FewShotLearner
+    from metasym.learning.models.convnet import build_convnet
 
     bg, ev = glyph_dataset()
     aug = Augmentation.parse(args.augment)

@@ -11,9 +11,9 @@ the same outer step, interleaved block by block so a busy machine slows them ali
   (the reference's structure, with plain autograd instead of ``higher``; no per-task
   module copies, so if anything faster than the reference itself);
 * ``direct``: all tasks at once from their images (im2col of every image, one batched
-  matrix product per pass: :meth:`metasym.learning.images.ConvMetaLearner.direct_task_losses`);
+  matrix product per pass: :meth:`metasym.learning.learners.conv.ConvMetaLearner.direct_task_losses`);
 * ``stats``: what ``metasym train`` uses -- per-task sufficient statistics, no images in
-  the loop (:mod:`metasym.learning.images`; the statistics are computed once when the
+  the loop (:mod:`metasym.learning.data.images`; the statistics are computed once when the
   tasks are generated, reported separately as ``data seconds``).
 
 Each is timed for ``maml-conv`` (the reference's Conv2d) and ``msr-conv-square`` (the
@@ -38,8 +38,9 @@ import time
 
 import torch
 
+from metasym.learning.data.images import make_image_tasks
 from metasym.learning.engine.optim import make_outer_optimizer
-from metasym.learning.images import build_conv_learner, loop_conv_task_losses, make_image_tasks
+from metasym.learning.learners.conv import build_conv_learner, loop_conv_task_losses
 
 #: The reference implementation on reduced rot8, one thread (reference-numbers.md).
 REFERENCE_STEPS_PER_S = {"maml-conv": 8.8, "msr-conv-square": 6.9}

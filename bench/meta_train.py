@@ -7,7 +7,7 @@ thread. Three implementations train the same learner, measured in the same proce
 interleaved block by block (so a busy machine slows them alike):
 
 * ``fast``: what ``metasym train`` uses for MSR layers -- the closed-form inner loop and
-  hand-derived outer backward (``metasym.learning._fast``);
+  hand-derived outer backward (``metasym.learning.learners._fast``);
 * ``generic``: the ``torch.func`` path (``grad`` inside ``vmap`` over tasks), used for the
   baselines and any other model;
 * ``baseline``: a per-task Python loop in the reference's style -- for each task the inner
@@ -17,7 +17,7 @@ interleaved block by block (so a busy machine slows them alike):
   reference's own loop and the ratio conservative).
 
 With ``--before``, a fourth runner, ``before``, is the fast path as it was before the
-feature-space inner loop (a frozen copy of that ``metasym.learning._fast``, kept here and
+feature-space inner loop (a frozen copy of that ``metasym.learning.learners._fast``, kept here and
 nowhere else), so that a change to the fast path is measured against the old code in the
 same run. ``--problem`` and ``--inner-steps`` take comma-separated lists; every
 combination gets its own table (and JSON object), one after the other.
@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-import metasym.learning.maml as _maml
+import metasym.learning.learners.maml as _maml
 from metasym.learning import MetaLearner
 from metasym.learning.engine import RunConfig, get_problem
 from metasym.learning.engine.optim import make_outer_optimizer

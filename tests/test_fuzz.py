@@ -167,7 +167,7 @@ def fuzz_dir(tmp_path_factory):
 
 @given(file_bytes)
 def test_fuzz_load_npz(fuzz_dir, data):
-    from metasym.learning.tasks import load_npz
+    from metasym.learning.data.tasks import load_npz
 
     ts = expect(load_npz, _write(fuzz_dir, data), name="load_npz")
     if ts is not None:
@@ -225,7 +225,7 @@ def test_loaders_never_unpickle(tmp_path):
         p = tmp_path / f"{name}.npz"
         np.savez(p, **{name: evil, "y": evil})  # np.savez pickles object arrays
         from metasym.discovery.io import load_U_file
-        from metasym.learning.tasks import load_npz
+        from metasym.learning.data.tasks import load_npz
 
         for fn in (load_npz, SharingPattern.load, load_U_file):
             with pytest.raises(MetasymError, match=str(p)):
@@ -238,7 +238,7 @@ def test_zip_bomb_like_member_count_is_fine(tmp_path):
     with zipfile.ZipFile(p, "w") as z:
         for i in range(200):
             z.writestr(f"a{i}.npy", b"\x93NUMPY garbage")
-    from metasym.learning.tasks import load_npz
+    from metasym.learning.data.tasks import load_npz
 
     with pytest.raises(MetasymError, match="missing array"):
         load_npz(p)

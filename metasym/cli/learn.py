@@ -272,7 +272,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
         if args.table == "table3":
             result = _run_table3(args)
         elif args.table == "table2":
-            from metasym.learning.table2 import table2
+            from metasym.learning.experiments.table2 import table2
 
             lr = args.inner_lr
             if lr != "auto":
@@ -290,7 +290,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
                             progress=not (args.json or args.quiet), problems=args.problems,
                             models=args.models)
         else:
-            from metasym.learning.reproduce import table1
+            from metasym.learning.experiments.table1 import table1
 
             for flag, val in (("--full", args.full), ("--image-size", args.image_size),
                               ("--fields", args.fields)):
@@ -324,7 +324,7 @@ def _setting(text: str) -> tuple[int, int]:
 
 
 def _run_table3(args: argparse.Namespace) -> dict[str, Any]:
-    from metasym.learning.table3 import table3
+    from metasym.learning.experiments.table3 import table3
 
     for flag, bad in (("--tasks", args.n_tasks is not None), ("--problems", args.problems),
                       ("--image-size", args.image_size), ("--fields", args.fields),

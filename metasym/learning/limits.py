@@ -8,7 +8,7 @@ entries (float32: 1 GiB):
 * the per-task adapted weights of one batch (``tasks * n_out * n_in``), for the training
   batch (``--tasks-per-step``) and for an evaluation chunk (up to 512 tasks).
 
-Task data is bounded separately (``metasym.learning.tasks.MAX_FLOATS``), as are dense
+Task data is bounded separately (``metasym.learning.data.tasks.MAX_FLOATS``), as are dense
 sharing bases (:data:`metasym.representations.sharing.DENSE_BASIS_LIMIT`) and group
 computations (:mod:`metasym._limits`).
 """
@@ -19,15 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from metasym.errors import SpecError, TooLargeError
+from metasym.errors import MetasymError, SpecError, TooLargeError
 
-__all__ = ["MAX_DENSE_ENTRIES", "MAX_INNER_STEPS", "check_training_size", "check_positive"]
+__all__ = ["MAX_DENSE_ENTRIES", "MAX_INNER_STEPS", "check_training_size", "check_positive",
+           "check_integer"]
 
 #: Largest dense tensor (entries) the learning layer will allocate.
 MAX_DENSE_ENTRIES = 2**28
 #: Most inner SGD steps (the generic path records a graph per step).
 MAX_INNER_STEPS = 10_000
-#: Tasks per evaluation chunk (:meth:`metasym.learning.maml.MetaLearner.evaluate`).
+#: Tasks per evaluation chunk (:meth:`metasym.learning.learners.maml.MetaLearner.evaluate`).
 EVAL_CHUNK = 512
 
 
@@ -67,3 +68,15 @@ def check_positive(**sizes: Any) -> None:
     for name, value in sizes.items():
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise SpecError(f"{name} must be a positive integer, got {value!r}")
+
+
+def check_integer(name: str, value: Any, low: int) -> int:
+    """``value`` as an ``int`` if it is an integer (Python or numpy; not ``bool``) of at
+    least ``low``, else one :class:`~metasym.errors.MetasymError` line naming ``name``.
+
+    >>> check_integer("size", 28, 8)
+    28
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise MetasymError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)

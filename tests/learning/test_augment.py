@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from metasym.errors import MismatchError, SpecError
-from metasym.learning.augment import (
+from metasym.learning.data.augment import (
     AUGMENTATION_NAMES,
     Augmentation,
     AugmentationDraw,

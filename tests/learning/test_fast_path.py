@@ -8,8 +8,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from metasym.learning import MetaLearner, MSRLinear, _fast
-from metasym.learning._fast import msr_adapt, msr_meta_grads, msr_task_losses
+from metasym.learning import MetaLearner, MSRLinear
+from metasym.learning.learners import _fast
+from metasym.learning.learners._fast import msr_adapt, msr_meta_grads, msr_task_losses
 
 FORMULATIONS = ["features", "gram"]
 

@@ -13,20 +13,22 @@ import pytest
 import torch
 
 from metasym.errors import MetasymError, SpecError
-from metasym.learning.augment import Augmentation
-from metasym.learning.compare import subspace_distance
-from metasym.learning.conv2d import MSRConv2d
-from metasym.learning.convnet import (
+from metasym.learning.comparison.fewshot import field_span_error, grid_transforms, invariance_errors
+from metasym.learning.comparison.subspaces import containment, subspace_distance
+from metasym.learning.data.augment import Augmentation
+from metasym.learning.data.classes import ImageClasses
+from metasym.learning.data.episodes import EpisodeSource
+from metasym.learning.data.glyphs import glyph_dataset
+from metasym.learning.learners.fewshot import FewShotLearner
+from metasym.learning.learners.maml import loop_task_losses
+from metasym.learning.models.conv import MSRConv2d
+from metasym.learning.models.convnet import (
     FieldNorm,
     build_convnet,
     exact_blocks,
     parameter_counts,
     symmetric_padding,
 )
-from metasym.learning.fewshot import EpisodeSource, FewShotLearner, invariance_errors
-from metasym.learning.fewshot_compare import containment, field_span_error, grid_transforms
-from metasym.learning.fewshot_data import ImageClasses, glyph_dataset
-from metasym.learning.maml import loop_task_losses
 from metasym.representations.steerable import group_conv_pattern, kernel_group
 
 TINY_GLYPHS = ["--glyph-alphabets", "1", "--glyph-characters", "6"]
@@ -475,7 +477,7 @@ def test_square_identity_block_reproduces_conv_weights():
 
 
 def test_energy_share():
-    from metasym.learning.fewshot_compare import energy_share, leading_subspace
+    from metasym.learning.comparison.subspaces import energy_share, leading_subspace
 
     ex = exact_blocks("c4")
     B = ex.group_block

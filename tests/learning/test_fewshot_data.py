@@ -15,18 +15,15 @@ from PIL import Image
 
 import metasym
 from metasym.errors import MetasymError
-from metasym.learning import fewshot_data as fd
-from metasym.learning.fewshot_data import (
+from metasym.learning.data import glyphs as fd
+from metasym.learning.data.classes import ImageClasses, dataset_statistics, plot_samples
+from metasym.learning.data.glyphs import (
     GLYPH_BACKGROUND_ALPHABETS,
     GLYPH_EVALUATION_ALPHABETS,
-    ImageClasses,
-    dataset_statistics,
     glyph_cache_path,
     glyph_dataset,
-    load_miniimagenet,
-    load_omniglot,
-    plot_samples,
 )
+from metasym.learning.data.loaders import load_miniimagenet, load_omniglot
 
 TINY = {"max_alphabets": 1, "max_classes_per_alphabet": 3, "images_per_class": 4}
 
@@ -238,7 +235,7 @@ def test_unwritable_cache_warns_and_returns(tmp_path):
 
 
 def test_import_is_torch_free():
-    code = ("import sys, metasym.learning.fewshot_data as m; "
+    code = ("import sys, metasym.learning.data.glyphs as m; "
             "assert 'torch' not in sys.modules; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -11,20 +11,19 @@ import torch
 
 from metasym.cli import main
 from metasym.groups import rotations, rotoflips
-from metasym.learning.conv2d import (
+from metasym.learning.comparison.images import grid_equivariance_error
+from metasym.learning.data.images import image_problem, make_image_tasks
+from metasym.learning.learners.conv import (
+    ConvMetaLearner,
+    build_conv_learner,
+    loop_conv_task_losses,
+)
+from metasym.learning.models.conv import (
     Conv2dMAML,
     FullMSRConv2d,
     MSRConv2d,
     SquareMSRConv2d,
     build_conv_model,
-)
-from metasym.learning.images import (
-    ConvMetaLearner,
-    build_conv_learner,
-    grid_equivariance_error,
-    image_problem,
-    loop_conv_task_losses,
-    make_image_tasks,
 )
 from metasym.representations import SharingPattern
 from metasym.representations.steerable import group_conv_pattern, lifting_conv_pattern

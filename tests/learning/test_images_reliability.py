@@ -18,9 +18,9 @@ import torch
 
 from metasym.cli import main
 from metasym.errors import MetasymError
+from metasym.learning.data.images import make_image_tasks
 from metasym.learning.engine import load_run as load_image_run
 from metasym.learning.engine.checkpoint import CHECKPOINT, NonFiniteError, read_checkpoint
-from metasym.learning.images import make_image_tasks
 
 from .run_helpers import image_config as ImageTrainConfig
 from .run_helpers import metric_rows as _rows

@@ -19,7 +19,7 @@ from metasym.learning import (
     export_linear,
     loop_task_losses,
 )
-from metasym.learning._fast import msr_task_losses
+from metasym.learning.learners._fast import msr_task_losses
 from metasym.representations import conv1d, locally_connected1d
 
 

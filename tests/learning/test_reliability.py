@@ -16,6 +16,7 @@ import torch
 
 from metasym.cli import main
 from metasym.learning import rank_problem
+from metasym.learning.data.tasks import TaskSet
 from metasym.learning.engine.checkpoint import (
     CHECKPOINT,
     NonFiniteError,
@@ -23,7 +24,6 @@ from metasym.learning.engine.checkpoint import (
     read_checkpoint,
     truncate_metrics,
 )
-from metasym.learning.tasks import TaskSet
 
 from .run_helpers import config as TrainConfig
 from .run_helpers import metric_rows as _rows

@@ -11,12 +11,15 @@ Public API (see ``docs/engine.md`` and the tutorial ``docs/examples/plot_05_own_
 * :func:`load_run`, :func:`compare_run`, :func:`learned_sharing`: read a finished (or
   interrupted) run back, compare it with its analytic answer, hand its learned sharing
   matrices to discovery.
+
+May import the ground floor (``registry``, ``limits``, ``stats``); problems only through
+the registry, by name (the one exception: a user's learner runs as ``problems.custom``).
 """
 
 from __future__ import annotations
 
 from metasym.learning.engine.checkpoint import NonFiniteError, TrainingInterrupted
-from metasym.learning.engine.config import RESUMABLE_CHANGES, RunConfig, mean_ci95
+from metasym.learning.engine.config import RESUMABLE_CHANGES, RunConfig
 from metasym.learning.engine.distributed import World
 from metasym.learning.engine.loop import FitResult, fit
 from metasym.learning.engine.protocol import (
@@ -32,6 +35,7 @@ from metasym.learning.engine.protocol import (
 from metasym.learning.engine.reading import LoadedRun, compare_run, learned_sharing, load_run
 from metasym.learning.engine.registry import get_problem, problem_names, register_problem
 from metasym.learning.engine.runfolder import RunRecord, read_run
+from metasym.learning.stats import mean_ci95
 
 __all__ = [
     "RunConfig",

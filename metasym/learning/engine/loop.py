@@ -29,7 +29,7 @@ import torch
 
 from metasym.errors import MetasymError
 from metasym.learning.engine import checkpoint as ck
-from metasym.learning.engine.config import RunConfig, mean_ci95
+from metasym.learning.engine.config import RunConfig
 from metasym.learning.engine.optim import make_outer_optimizer
 from metasym.learning.engine.runfolder import (
     CHECKPOINT,
@@ -39,6 +39,7 @@ from metasym.learning.engine.runfolder import (
     prepare_output,
     read_run,
 )
+from metasym.learning.stats import mean_ci95
 
 __all__ = ["fit", "FitResult", "resolve_device"]
 

@@ -9,6 +9,9 @@
   network (``glyphs``, offline; ``omniglot`` and ``miniimagenet`` from ``--data``);
 * :mod:`~metasym.learning.problems.custom`: runs of a user's own learner and task source
   (read back file-level: learned ``U`` of each MSR layer against the given answers).
+
+May import the engine's protocol and every room below (models, data, learners,
+comparison); never the experiments.
 """
 
 __all__: list[str] = []

@@ -26,7 +26,7 @@ __all__ = ["CustomProblem", "CUSTOM", "msr_layers"]
 def msr_layers(model: Any) -> list[dict[str, Any]]:
     """Every layer of ``model`` with a sharing matrix ``U`` (``MSRLinear``): name, weight
     shape ``[m, n]``, ``k``, whether ``U`` is learned."""
-    from metasym.learning.layers import MSRLinear
+    from metasym.learning.models.linear import MSRLinear
 
     return [{"name": name, "shape": [mod.out_features, mod.in_features], "k": int(mod.k),
              "learns_U": bool(mod.learns_U)}
@@ -146,7 +146,7 @@ class CustomProblem(Problem):
                 for d, U in self._learned(record)]
 
     def compare(self, record: Any, learner: Any, source: Any, n_tasks: int) -> Comparison:
-        from metasym.learning.compare import (
+        from metasym.learning.comparison.subspaces import (
             adjusted_rand_index,
             principal_cosines,
             recover_partition,

@@ -1,9 +1,9 @@
 r"""Few-shot classification as an engine plug-in: ``glyphs``, ``omniglot``, ``miniimagenet``.
 
-Episodes (:class:`~metasym.learning.fewshot.EpisodeSource`) are drawn deterministically
+Episodes (:class:`~metasym.learning.data.episodes.EpisodeSource`) are drawn deterministically
 from the engine's task index; the learner is a
-:class:`~metasym.learning.fewshot.FewShotLearner` over the conv4
-:class:`~metasym.learning.convnet.ConvNet` of ``--model msr|maml|oracle``. The metric is
+:class:`~metasym.learning.learners.fewshot.FewShotLearner` over the conv4
+:class:`~metasym.learning.models.convnet.ConvNet` of ``--model msr|maml|oracle``. The metric is
 query accuracy (higher is better) over the fixed test episodes of the held-out split, with
 the query cross-entropy as a second metric; the baseline is chance, ``1/N``.
 
@@ -43,7 +43,7 @@ class FewShotOptions:
         ``N``-way ``K``-shot episodes with ``queries`` query images per class.
     augment
         Augmentation of meta-training query sets
-        (:meth:`~metasym.learning.augment.Augmentation.parse`: any of ``flip``,
+        (:meth:`~metasym.learning.data.augment.Augmentation.parse`: any of ``flip``,
         ``rot90``, ``rotate:DEG``, ``crop:AREA``, or ``none``), stored in canonical form;
         the default is the paper's (flips, +-30 degree rotations, resized crops of 80-100%
         of the area), whose exact group on the pixel grid is the flip.
@@ -51,7 +51,7 @@ class FewShotOptions:
         Channels of every conv block, number of blocks, MSR's field size (``None``: the
         order of the augmentation's group) and the columns of its group-convolution
         blocks (``None``: the exact dimension; see
-        :func:`~metasym.learning.convnet.build_convnet`).
+        :func:`~metasym.learning.models.convnet.build_convnet`).
     image_size
         Image side (``None``: 28, miniImageNet 84).
     data
@@ -79,24 +79,24 @@ class FewShotOptions:
 
 
 def _augmentation(o: FewShotOptions) -> Any:
-    from metasym.learning.augment import Augmentation
+    from metasym.learning.data.augment import Augmentation
 
     return Augmentation.parse(o.augment)
 
 
 def load_splits(problem: str, o: FewShotOptions, *, progress: bool = False) -> tuple[Any, Any]:
-    """``(background, evaluation)`` :class:`~metasym.learning.fewshot_data.ImageClasses`
+    """``(background, evaluation)`` :class:`~metasym.learning.data.classes.ImageClasses`
     of a few-shot problem (miniImageNet: its train and test splits)."""
-    from metasym.learning import fewshot_data as fd
+    from metasym.learning.data.glyphs import glyph_dataset
+    from metasym.learning.data.loaders import load_miniimagenet, load_omniglot
 
     size = o.image_size or (84 if problem == "miniimagenet" else 28)
     if problem == "glyphs":
-        return fd.glyph_dataset(size=size, max_alphabets=o.glyph_alphabets,
-                                max_classes_per_alphabet=o.glyph_characters,
-                                progress=progress)
+        return glyph_dataset(size=size, max_alphabets=o.glyph_alphabets,
+                             max_classes_per_alphabet=o.glyph_characters, progress=progress)
     if problem == "omniglot":
-        return fd.load_omniglot(o.data, size=size)
-    splits = fd.load_miniimagenet(o.data, size=size)
+        return load_omniglot(o.data, size=size)
+    splits = load_miniimagenet(o.data, size=size)
     return splits["train"], splits["test"]
 
 
@@ -160,7 +160,7 @@ class FewShotProblems(Problem):
         self.build_net(cfg, 1)  # sizes (channels vs field), one line
 
     def build_net(self, cfg: Any, in_channels: int) -> Any:
-        from metasym.learning.convnet import build_convnet
+        from metasym.learning.models.convnet import build_convnet
 
         o = self.options(cfg)
         return build_convnet(cfg.model, in_channels=in_channels, classes=o.ways,
@@ -171,7 +171,7 @@ class FewShotProblems(Problem):
     def task_source(self, cfg: Any, device: torch.device) -> Any:
         import time
 
-        from metasym.learning.fewshot import EpisodeSource
+        from metasym.learning.data.episodes import EpisodeSource
 
         o = self.options(cfg)
         t0 = time.perf_counter()
@@ -183,7 +183,7 @@ class FewShotProblems(Problem):
         return src
 
     def learner(self, cfg: Any, source: Any) -> Any:
-        from metasym.learning.fewshot import FewShotLearner
+        from metasym.learning.learners.fewshot import FewShotLearner
 
         return FewShotLearner(self.build_net(cfg, source.in_channels),
                               inner_steps=cfg.inner_steps, inner_lr=cfg.inner_lr,
@@ -204,7 +204,7 @@ class FewShotProblems(Problem):
                     "(--tasks-per-step, --ways, --queries, --channels; --chunk-size bounds it)")
 
     def describe(self, cfg: Any, source: Any, learner: Any) -> dict[str, Any]:
-        from metasym.learning.convnet import parameter_counts
+        from metasym.learning.models.convnet import parameter_counts
 
         o = self.options(cfg)
         counts = parameter_counts(learner.model)
@@ -223,7 +223,7 @@ class FewShotProblems(Problem):
         return int(getattr(net.conv1, "field_out", 1))
 
     def answer_arrays(self, cfg: Any, source: Any) -> dict[str, Any] | None:
-        from metasym.learning.convnet import exact_blocks
+        from metasym.learning.models.convnet import exact_blocks
 
         name = self.group_name(cfg)
         if name is None:
@@ -256,12 +256,12 @@ class FewShotProblems(Problem):
 
     # ----- reading back -----------------------------------------------------------------------
     def compare(self, record: Any, learner: Any, source: Any, n_tasks: int) -> Comparison:
-        from metasym.learning.fewshot_compare import compare_fewshot
+        from metasym.learning.comparison.fewshot import compare_fewshot
 
         return compare_fewshot(record, learner, source, n_tasks, self)
 
     def sharing(self, record: Any, learner: Any) -> list[LearnedSharing]:
-        from metasym.learning.conv2d import MSRConv2d
+        from metasym.learning.models.conv import MSRConv2d
 
         cfg = record.config
         name = self.group_name(cfg)

@@ -1,9 +1,9 @@
 r"""The image problems as an engine plug-in: ``c4``, ``d4``, ``rot8``, ``rot8_flip``.
 
 Tasks are lifting convolutions held as sufficient statistics
-(:class:`~metasym.learning.images.ImageTasks`); learners are
-:class:`~metasym.learning.images.ConvMetaLearner` over the conv layers of
-:mod:`metasym.learning.conv2d`. For ``discover``, an MSR-Conv run's learned kernel-sharing
+(:class:`~metasym.learning.data.images.ImageTasks`); learners are
+:class:`~metasym.learning.learners.conv.ConvMetaLearner` over the conv layers of
+:mod:`metasym.learning.models.conv`. For ``discover``, an MSR-Conv run's learned kernel-sharing
 block ``U_block`` (``|G| k^2 x r``, rows = (output channel of a field, kernel position)) is
 the sharing matrix of a ``|G| x k^2`` layer: its symmetry group acts on the field's
 channels and on the kernel positions (for ``c4``, the rotations of the kernel).
@@ -33,8 +33,8 @@ class ImageOptions:
 
 
 class ImageSource:
-    """The engine's view of :class:`~metasym.learning.images.ImageTasks` (statistics on
-    ``device``; batches are :class:`~metasym.learning.images.StatsBatch`)."""
+    """The engine's view of :class:`~metasym.learning.data.images.ImageTasks` (statistics on
+    ``device``; batches are :class:`~metasym.learning.data.images.StatsBatch`)."""
 
     def __init__(self, tasks: Any, device: torch.device | str = "cpu") -> None:
         self.tasks = tasks
@@ -66,8 +66,8 @@ class ImageProblems(Problem):
     default_model = "msr-conv"
 
     def structure(self, cfg: Any) -> Any:
-        """The exact structure (:class:`~metasym.learning.images.ImageProblem`)."""
-        from metasym.learning.images import image_problem
+        """The exact structure (:class:`~metasym.learning.data.images.ImageProblem`)."""
+        from metasym.learning.data.images import image_problem
 
         o = self.options(cfg)
         return image_problem(cfg.problem, fields=o.fields, image_size=o.image_size)
@@ -82,7 +82,7 @@ class ImageProblems(Problem):
         self.structure(cfg)  # kernel / size consistency, one line
 
     def task_source(self, cfg: Any, device: torch.device) -> ImageSource:
-        from metasym.learning.images import make_image_tasks
+        from metasym.learning.data.images import make_image_tasks
 
         o = self.options(cfg)
         tasks = make_image_tasks(cfg.problem, n_tasks=cfg.n_tasks, n_examples=cfg.n_examples,
@@ -91,14 +91,14 @@ class ImageProblems(Problem):
         return ImageSource(tasks, device)
 
     def learner(self, cfg: Any, source: Any) -> Any:
-        from metasym.learning.images import build_conv_learner
+        from metasym.learning.learners.conv import build_conv_learner
 
         return build_conv_learner(source.problem, cfg.model, k=cfg.k,
                                   inner_steps=cfg.inner_steps, inner_lr=cfg.inner_lr,
                                   first_order=cfg.first_order)
 
     def describe(self, cfg: Any, source: Any, learner: Any) -> dict[str, Any]:
-        from metasym.learning.images import resolve_rank
+        from metasym.learning.learners.conv import resolve_rank
 
         p = source.problem
         return {"k": resolve_rank(cfg.model, cfg.k, p), "kernel": p.kernel,
@@ -131,12 +131,12 @@ class ImageProblems(Problem):
 
     # ----- reading back -----------------------------------------------------------------------
     def compare(self, record: Any, learner: Any, source: Any, n_tasks: int) -> Comparison:
-        from metasym.learning.images import compare_images
+        from metasym.learning.comparison.images import compare_images
 
         return compare_images(record, learner, source.tasks, n_tasks)
 
     def sharing(self, record: Any, learner: Any) -> list[LearnedSharing]:
-        from metasym.learning.conv2d import FullMSRConv2d, MSRConv2d
+        from metasym.learning.models.conv import FullMSRConv2d, MSRConv2d
 
         model = learner.model
         p = self.structure(record.config)

@@ -1,10 +1,10 @@
 r"""The 1-D regression problems as an engine plug-in: ``rank1``, ``rank2``, ``rank5``,
 ``equivariant`` and user ``.npz`` data (``--data``).
 
-Tasks are :class:`~metasym.learning.tasks.TaskSet` arrays served by an
+Tasks are :class:`~metasym.learning.data.tasks.TaskSet` arrays served by an
 :class:`~metasym.learning.engine.ArrayTaskSource`; models are those of
-:func:`~metasym.learning.layers.build_model` under a
-:class:`~metasym.learning.maml.MetaLearner` (closed-form fast path for MSR-FC).
+:func:`~metasym.learning.models.linear.build_model` under a
+:class:`~metasym.learning.learners.maml.MetaLearner` (closed-form fast path for MSR-FC).
 
 ``--data FILE --problem rank1|rank2|rank5`` takes the problem's analytic answer and
 default ``k`` for the reference implementation's files: ``rank1``'s exact convolution
@@ -50,7 +50,7 @@ class RegressionOptions:
 
 class RegressionSource(ArrayTaskSource):
     """An :class:`~metasym.learning.engine.ArrayTaskSource` that keeps its
-    :class:`~metasym.learning.tasks.TaskSet` (answer, shapes, test arrays)."""
+    :class:`~metasym.learning.data.tasks.TaskSet` (answer, shapes, test arrays)."""
 
     def __init__(self, tasks: Any, support: int, device: torch.device | str = "cpu") -> None:
         super().__init__(tasks.x, tasks.y, support=support, n_train=tasks.n_train,
@@ -60,7 +60,7 @@ class RegressionSource(ArrayTaskSource):
 
 def _data_answer(name: str, tasks: Any) -> Any:
     """The analytic answer of ``--problem name`` for tasks read from a file."""
-    from metasym.learning.tasks import Answer
+    from metasym.learning.data.tasks import Answer
     from metasym.representations import conv1d
 
     L_in, L_out = tasks.n_in, tasks.n_out
@@ -124,10 +124,10 @@ class RegressionProblem(Problem):
             raise SpecError("--problem data needs --data FILE.npz")
 
     def tasks(self, cfg: Any) -> Any:
-        """The :class:`~metasym.learning.tasks.TaskSet` of ``cfg``."""
+        """The :class:`~metasym.learning.data.tasks.TaskSet` of ``cfg``."""
         from dataclasses import replace
 
-        from metasym.learning.tasks import load_npz, make_problem
+        from metasym.learning.data.tasks import load_npz, make_problem
 
         o = self.options(cfg)
         if o.data is not None:
@@ -164,8 +164,8 @@ class RegressionProblem(Problem):
         check_training_size(cfg, ts, k)
 
     def learner(self, cfg: Any, source: Any) -> Any:
-        from metasym.learning.layers import build_model
-        from metasym.learning.maml import MetaLearner
+        from metasym.learning.learners.maml import MetaLearner
+        from metasym.learning.models.linear import build_model
 
         ts = source.tasks
         U = ts.answer.basis if ts.answer is not None else None
@@ -197,7 +197,7 @@ class RegressionProblem(Problem):
 
     def shell_source(self, record: Any) -> Any:
         """Two zero tasks with the run's shapes (rebuilds the model without data)."""
-        from metasym.learning.tasks import Answer, TaskSet
+        from metasym.learning.data.tasks import Answer, TaskSet
 
         r = record.resolved
         try:
@@ -231,7 +231,7 @@ class RegressionProblem(Problem):
                                (model.out_features, model.in_features), ref, notes)]
 
     def compare(self, record: Any, learner: Any, source: Any, n_tasks: int) -> Comparison:
-        from metasym.learning.compare import compare_regression
+        from metasym.learning.comparison.regression import compare_regression
 
         return compare_regression(record, learner, source.tasks, n_tasks,
                                   self.display_name(record.config))

@@ -8,14 +8,13 @@ kind of machine (2 CPU cores, one thread, torch 2.13, ``higher`` 0.2.1, 1000 out
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from metasym.errors import SpecError
-from metasym.files import atomic_write_text
+from metasym.learning.experiments.tables import write_table
 
-__all__ = ["REFERENCE_TABLE1", "TABLE1_MODELS", "TABLE1_PROBLEMS", "table1", "write_table"]
+__all__ = ["REFERENCE_TABLE1", "TABLE1_MODELS", "TABLE1_PROBLEMS", "table1"]
 
 TABLE1_PROBLEMS = ("rank1", "rank2", "rank5")
 TABLE1_MODELS = ("maml-fc", "maml-lc", "maml-conv", "msr-fc")
@@ -101,15 +100,3 @@ def table1(*, steps: int = 1000, inner_steps: int = 1, out: str | Path = "runs/t
               "reference_source": "reference implementation, 1000 steps, 1 inner step, one "
                                   "thread (docs/learning.md)"}
     return write_table(folder, "table1", md, result)
-
-
-def write_table(folder: Any, name: str, markdown: str, result: dict[str, Any]) -> dict[str, Any]:
-    """Write ``name.md`` and ``name.json`` into a table's output folder (atomically), mark
-    it complete and return ``result`` with the Markdown and the file names."""
-    md_path, json_path = folder.path / f"{name}.md", folder.path / f"{name}.json"
-    atomic_write_text(md_path, markdown)
-    atomic_write_text(json_path, json.dumps(result, indent=2) + "\n")
-    folder.commit()
-    folder.release()
-    return result | {"markdown": markdown,
-                     "files": {"markdown": str(md_path), "json": str(json_path)}}

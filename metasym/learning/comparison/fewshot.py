@@ -3,10 +3,10 @@ r"""Learned versus exact, layer by layer, for a few-shot run (``metasym compare`
 For every convolution whose field size is the order of the augmentation's group ``G``
 (``flip``, ``c4``, ``d4``), the learned sharing block ``U_block`` is compared with the
 exact block ``B`` of that layer (lifting for the first, group convolution for the
-others, :class:`~metasym.learning.convnet.ExactBlocks`):
+others, :class:`~metasym.learning.models.convnet.ExactBlocks`):
 
 * principal angles between ``span(U_block)`` and ``span(B)`` (cosines, and
-  :func:`~metasym.learning.compare.subspace_distance`, the sine of the largest angle);
+  :func:`~metasym.learning.comparison.subspaces.subspace_distance`, the sine of the largest angle);
 * containment both ways, :math:`\|Q_B^\top Q_U\|_F^2 / \dim`: the fraction of the exact
   space inside the learned one (1: MSR can express every group convolution of the layer)
   and of the learned space inside the exact one (1: every weight MSR can produce is
@@ -25,22 +25,31 @@ others, :class:`~metasym.learning.convnet.ExactBlocks`):
 
 For the whole adapted network: the invariance error of its logits to each exact
 transform of the grid (flip, 90-degree rotation) on held-out query sets
-(:func:`~metasym.learning.fewshot.invariance_errors`), and the test accuracy.
+(:func:`~metasym.learning.comparison.fewshot.invariance_errors`), and the test accuracy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from metasym.learning.compare import principal_cosines, subspace_distance
-from metasym.learning.engine.config import mean_ci95
+from metasym.errors import MetasymError
+from metasym.learning.comparison.subspaces import (
+    containment,
+    energy_share,
+    leading_subspace,
+    orthonormal_basis,
+    principal_cosines,
+    subspace_distance,
+)
 from metasym.learning.engine.protocol import Comparison
+from metasym.learning.stats import mean_ci95
 
-__all__ = ["compare_fewshot", "containment", "energy_share", "leading_subspace",
-           "field_span_error", "grid_transforms",
+__all__ = ["compare_fewshot", "invariance_errors", "field_span_error", "grid_transforms",
            "fewshot_rows", "plot_fewshot_comparison"]
 
 
@@ -53,37 +62,6 @@ def grid_transforms(group: str | None) -> dict[str, Any]:
     return dict(chosen)
 
 
-def _orth(A: np.ndarray) -> np.ndarray:
-    u, s, _ = np.linalg.svd(np.asarray(A, dtype=np.float64), full_matrices=False)
-    keep = s > s[0] * 1e-10 if s.size and s[0] > 0 else np.zeros(0, bool)
-    return u[:, keep]
-
-
-def containment(A: np.ndarray, B: np.ndarray) -> float:
-    r"""Fraction of ``span(A)`` inside ``span(B)``: :math:`\|Q_B^\top Q_A\|_F^2 / \dim A`
-    (1 iff contained; 0 iff orthogonal)."""
-    qa, qb = _orth(A), _orth(B)
-    if qa.shape[1] == 0:
-        return float("nan")
-    return float(np.square(qb.T @ qa).sum() / qa.shape[1])
-
-
-def energy_share(U: np.ndarray, B: np.ndarray) -> float:
-    r"""Share of ``U``'s squared Frobenius norm inside ``span(B)``:
-    :math:`\|Q_B^\top U\|_F^2 / \|U\|_F^2`."""
-    U = np.asarray(U, dtype=np.float64)
-    total = float(np.square(U).sum())
-    if total == 0:
-        return float("nan")
-    return float(np.square(_orth(B).T @ U).sum() / total)
-
-
-def leading_subspace(U: np.ndarray, dim: int) -> np.ndarray:
-    """The ``dim`` leading left singular vectors of ``U`` (the directions it amplifies)."""
-    u, _, _ = np.linalg.svd(np.asarray(U, dtype=np.float64), full_matrices=False)
-    return u[:, :dim]
-
-
 def field_span_error(W: np.ndarray, block: np.ndarray, d_out: int, d_in: int) -> np.ndarray:
     r"""Relative distance of conv weights ``W`` ``(T, c_out, c_in*k*k)`` to the space
     :math:`P(I \otimes \mathrm{span}(B))`: each ``(output field, input field)`` block of
@@ -94,11 +72,39 @@ def field_span_error(W: np.ndarray, block: np.ndarray, d_out: int, d_in: int) ->
     c_in = q // k2
     X = W.reshape(T, c_out // d_out, d_out, c_in // d_in, d_in, k2)
     X = X.transpose(0, 1, 3, 2, 4, 5).reshape(T, -1, d_out * d_in * k2)
-    Q = _orth(block)
+    Q = orthonormal_basis(block)
     res = X - (X @ Q) @ Q.T
     num = np.sqrt(np.square(res).sum(axis=(1, 2)))
     den = np.sqrt(np.square(X).sum(axis=(1, 2)))
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+
+
+def invariance_errors(learner: Any, batch: Any,
+                      transforms: dict[str, Callable[[Tensor], Tensor]],
+                      chunk: int = 25) -> dict[str, dict[str, float]]:
+    r"""Invariance of the adapted network's logits to each image transform ``g``:
+    relative error :math:`\|f(gX) - f(X)\|_F / \|f(X)\|_F` over each episode's query set
+    ``X`` (after adapting on the untransformed support set), and the fraction of query
+    images whose predicted class changes; means over the episodes of ``batch``."""
+    if not transforms:
+        return {}
+    sums = {name: [0.0, 0.0] for name in transforms}
+    T = len(batch)
+    for i in range(0, T, chunk):
+        xs, ys, xq, _ = batch.select(slice(i, i + chunk)).tensors()
+        names = list(transforms)
+        moved = [transforms[n](xq.flatten(0, 1)).view_as(xq) for n in names]
+        base, *others = learner.query_logits(xs, ys, xq, *moved)
+        den = base.flatten(1).norm(dim=1).clamp_min(torch.finfo(base.dtype).tiny)
+        for n, lg in zip(names, others):
+            err = (lg - base).flatten(1).norm(dim=1) / den
+            flips = (lg.argmax(-1) != base.argmax(-1)).to(torch.float64).mean(-1)
+            sums[n][0] += float(err.sum())
+            sums[n][1] += float(flips.sum())
+    if T == 0:
+        raise MetasymError("no episodes to measure invariance on")
+    return {n: {"relative_error": s[0] / T, "changed_predictions": s[1] / T}
+            for n, s in sums.items()}
 
 
 def fewshot_rows(f: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -134,9 +140,8 @@ def fewshot_rows(f: dict[str, Any]) -> list[tuple[str, Any]]:
 def compare_fewshot(record: Any, learner: Any, source: Any, n_tasks: int,
                     problem: Any) -> Comparison:
     """The comparison of the module docstring, on the first ``n_tasks`` test episodes."""
-    from metasym.learning.conv2d import MSRConv2d
-    from metasym.learning.convnet import exact_blocks
-    from metasym.learning.fewshot import invariance_errors
+    from metasym.learning.models.conv import MSRConv2d
+    from metasym.learning.models.convnet import exact_blocks
 
     cfg = record.config
     group = problem.group_name(cfg)

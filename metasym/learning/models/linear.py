@@ -83,7 +83,7 @@ class MSRLinear(nn.Module):
         self.in_features, self.out_features, self.k = in_features, out_features, k
         mn = in_features * out_features
         # U is stored column-major (U.T contiguous): the meta-learner's GEMMs run several
-        # times faster that way (see metasym.learning._fast); its value is unaffected.
+        # times faster that way (see metasym.learning.learners._fast); its value is unaffected.
         if U is None:
             self.U = nn.Parameter(_column_major(torch.randn(mn, k) * 0.01))
         else:

@@ -1,5 +1,6 @@
-r"""Few-shot image classification data: labelled image classes, an offline glyph data set
-in Omniglot's layout, and loaders for the real Omniglot and miniImageNet folders.
+r"""The offline glyph data set: few-shot classes in Omniglot's layout, rendered from the
+fonts that ship inside matplotlib (real Omniglot and miniImageNet folders are read by
+:mod:`metasym.learning.data.loaders`).
 
 **The glyph data set** (:func:`glyph_dataset`) stands in for Omniglot when there is no
 network: it is built on first use from the fonts that ship inside matplotlib and cached in
@@ -34,7 +35,7 @@ resolution (``oversample = max(2, ceil(112 / size))``: 4 for 28 x 28), placed in
 per-alphabet frame (from the alphabet's glyph extents in DejaVu Sans, so lower and upper
 case, dots and Braille cells keep their size and position), distorted, and averaged over ``oversample x oversample`` blocks (box-filter
 anti-aliasing). Strokes are bright (255) on black (0), as in the inverted Omniglot that
-:func:`load_omniglot` returns.
+:func:`~metasym.learning.data.loaders.load_omniglot` returns.
 
 The **split** into background (meta-training) and evaluation (meta-test) alphabets is
 fixed by name (:data:`GLYPH_BACKGROUND_ALPHABETS`, :data:`GLYPH_EVALUATION_ALPHABETS`),
@@ -55,9 +56,9 @@ or one whose recorded settings do not match is rebuilt.
 Nothing here imports torch.
 """
 
+
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -66,16 +67,17 @@ import time
 import unicodedata
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from metasym.errors import MetasymError
+from metasym.learning.data.classes import ImageClasses
+from metasym.learning.limits import check_integer
 
 __all__ = [
-    "ImageClasses",
     "GlyphAlphabet",
     "GLYPH_ALPHABETS",
     "GLYPH_BACKGROUND_ALPHABETS",
@@ -86,134 +88,7 @@ __all__ = [
     "glyph_dataset",
     "glyph_cache_path",
     "default_cache_dir",
-    "load_omniglot",
-    "load_miniimagenet",
-    "plot_samples",
-    "dataset_statistics",
 ]
-
-
-# ----- labelled image classes ------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class ImageClasses:
-    """One split of a labelled image set: images, their class ids and the class names.
-
-    Parameters
-    ----------
-    images
-        ``uint8`` array ``(n_images, H, W)`` (grey) or ``(n_images, H, W, 3)`` (RGB).
-    labels
-        ``int64`` array ``(n_images,)`` of class ids ``0 .. C-1``; every class has at least
-        one image.
-    class_names
-        ``C`` names, e.g. ``"Greek/character07"``.
-    alphabets
-        ``C`` group names, one per class (the script of a character; the split name for
-        miniImageNet).
-    descriptions
-        Optional free text per class (for glyphs: the code point and its Unicode name);
-        empty or ``C`` entries.
-
-    The arrays are stored read-only (views of the given ones).
-    """
-
-    images: np.ndarray
-    labels: np.ndarray
-    class_names: tuple[str, ...]
-    alphabets: tuple[str, ...]
-    descriptions: tuple[str, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        images = np.asarray(self.images)
-        labels = np.asarray(self.labels)
-        if images.dtype != np.uint8:
-            raise MetasymError(f"images must be uint8, got {images.dtype}")
-        if not (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)):
-            raise MetasymError(f"images must be (n, H, W) or (n, H, W, 3), got shape "
-                               f"{images.shape}")
-        if labels.dtype != np.int64 or labels.shape != (images.shape[0],):
-            raise MetasymError(f"labels must be int64 of shape ({images.shape[0]},), got "
-                               f"{labels.dtype} {labels.shape}")
-        names = tuple(str(s) for s in self.class_names)
-        alphabets = tuple(str(s) for s in self.alphabets)
-        descriptions = tuple(str(s) for s in self.descriptions)
-        c = len(names)
-        if len(alphabets) != c:
-            raise MetasymError(f"{c} class names but {len(alphabets)} alphabets")
-        if descriptions and len(descriptions) != c:
-            raise MetasymError(f"{c} class names but {len(descriptions)} descriptions")
-        if labels.size and (labels.min() < 0 or labels.max() >= c):
-            raise MetasymError(f"labels must lie in 0..{c - 1}")
-        counts = np.bincount(labels, minlength=c) if c else np.zeros(0, np.int64)
-        if c and counts.min() == 0:
-            raise MetasymError(f"class {names[int(np.argmin(counts))]} has no images")
-        if len(set(names)) != c:
-            raise MetasymError("class names must be distinct")
-        images = images.view()
-        images.flags.writeable = False
-        labels = labels.view()
-        labels.flags.writeable = False
-        object.__setattr__(self, "images", images)
-        object.__setattr__(self, "labels", labels)
-        object.__setattr__(self, "class_names", names)
-        object.__setattr__(self, "alphabets", alphabets)
-        object.__setattr__(self, "descriptions", descriptions)
-
-    @property
-    def n_classes(self) -> int:
-        """Number of classes ``C``."""
-        return len(self.class_names)
-
-    @property
-    def n_images(self) -> int:
-        """Number of images."""
-        return int(self.images.shape[0])
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        """``(H, W)``."""
-        return int(self.images.shape[1]), int(self.images.shape[2])
-
-    @property
-    def alphabet_names(self) -> tuple[str, ...]:
-        """The distinct alphabets, in order of first appearance."""
-        return tuple(dict.fromkeys(self.alphabets))
-
-    def images_of(self, class_id: int) -> np.ndarray:
-        """The images of one class, in stored order (read-only)."""
-        if not 0 <= int(class_id) < self.n_classes:
-            raise MetasymError(f"class id {class_id} out of range 0..{self.n_classes - 1}")
-        return self.images[self.labels == int(class_id)]
-
-    def class_counts(self) -> np.ndarray:
-        """Images per class, ``(C,)``."""
-        return np.bincount(self.labels, minlength=self.n_classes)
-
-    def summary(self) -> dict[str, Any]:
-        """Plain numbers: classes, images, alphabets, images per class (min, max), image
-        size ``[H, W]`` and channels (1 or 3)."""
-        counts = self.class_counts()
-        return {
-            "classes": self.n_classes,
-            "images": self.n_images,
-            "alphabets": len(self.alphabet_names),
-            "images_per_class_min": int(counts.min()) if counts.size else 0,
-            "images_per_class_max": int(counts.max()) if counts.size else 0,
-            "image_size": list(self.image_size),
-            "channels": 3 if self.images.ndim == 4 else 1,
-        }
-
-
-def _from_groups(groups: Sequence[tuple[str, str, list[np.ndarray]]],
-                 descriptions: Sequence[str] = ()) -> ImageClasses:
-    """ImageClasses from ``(alphabet, class name, images)`` triples (in class-id order)."""
-    images, labels = [], []
-    for k, (_, _, ims) in enumerate(groups):
-        images.extend(ims)
-        labels.extend([k] * len(ims))
-    arr = np.stack(images) if images else np.zeros((0, 1, 1), np.uint8)
-    return ImageClasses(arr, np.asarray(labels, np.int64), tuple(g[1] for g in groups),
-                        tuple(g[0] for g in groups), tuple(descriptions))
 
 
 # ----- the glyph data set: alphabets, faces, split ---------------------------------------------
@@ -309,7 +184,9 @@ def default_cache_dir() -> Path:
 
 
 def _package_dir() -> Path:
-    return Path(__file__).resolve().parents[1]
+    import metasym
+
+    return Path(metasym.__file__).resolve().parent
 
 
 def _check_outside_package(folder: Path) -> Path:
@@ -593,8 +470,8 @@ def _build_glyphs(seed: int, size: int, images_per_class: int, min_glyphs: int,
         if progress:
             print(f"glyphs: {alphabet.name}: {len(chars)} characters "
                   f"({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
-    return (_from_groups(splits["bg"], descriptions["bg"]),
-            _from_groups(splits["ev"], descriptions["ev"]))
+    return (ImageClasses.from_groups(splits["bg"], descriptions["bg"]),
+            ImageClasses.from_groups(splits["ev"], descriptions["ev"]))
 
 
 def _to_arrays(prefix: str, classes: ImageClasses) -> dict[str, np.ndarray]:
@@ -651,12 +528,6 @@ def _write_cache(path: Path, meta: dict[str, Any], bg: ImageClasses,
     atomic_write(path, write)
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise MetasymError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def glyph_dataset(*, seed: int = 0, size: int = 28, images_per_class: int = 16,
                   cache_dir: str | Path | None | bool = None, min_glyphs: int = 20,
                   progress: bool = False, max_alphabets: int | None = None,
@@ -691,14 +562,14 @@ def glyph_dataset(*, seed: int = 0, size: int = 28, images_per_class: int = 16,
         Background and evaluation splits, ``uint8`` images ``(n, size, size)``, bright
         strokes on black; no alphabet is in both.
     """
-    seed = _check_int("seed", seed, 0)
-    size = _check_int("size", size, 8)
-    images_per_class = _check_int("images_per_class", images_per_class, 1)
-    min_glyphs = _check_int("min_glyphs", min_glyphs, 1)
+    seed = check_integer("seed", seed, 0)
+    size = check_integer("size", size, 8)
+    images_per_class = check_integer("images_per_class", images_per_class, 1)
+    min_glyphs = check_integer("min_glyphs", min_glyphs, 1)
     if max_alphabets is not None:
-        max_alphabets = _check_int("max_alphabets", max_alphabets, 1)
+        max_alphabets = check_integer("max_alphabets", max_alphabets, 1)
     if max_classes_per_alphabet is not None:
-        max_classes_per_alphabet = _check_int("max_classes_per_alphabet",
+        max_classes_per_alphabet = check_integer("max_classes_per_alphabet",
                                               max_classes_per_alphabet, 1)
     meta = {"version": GLYPH_DATASET_VERSION, "seed": seed, "size": size,
             "images_per_class": images_per_class, "min_glyphs": min_glyphs,
@@ -722,205 +593,3 @@ def glyph_dataset(*, seed: int = 0, size: int = 28, images_per_class: int = 16,
         except (OSError, MetasymError) as e:
             warnings.warn(f"glyph data set not cached at {path}: {e}", stacklevel=2)
     return bg, ev
-
-
-# ----- real data: Omniglot and miniImageNet ----------------------------------------------------
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-
-
-def _is_image(p: Path) -> bool:
-    return p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES and not p.name.startswith(".")
-
-
-def _read_image(path: Path, mode: str, size: int | tuple[int, int]) -> np.ndarray:
-    """One image as uint8 in ``mode`` ("L" or "RGB"), resized (Lanczos) to ``size``."""
-    from PIL import Image, UnidentifiedImageError
-
-    hw = (size, size) if isinstance(size, int) else size
-    try:
-        with Image.open(path) as im:
-            im = im.convert(mode)
-            if im.size != (hw[1], hw[0]):
-                im = im.resize((hw[1], hw[0]), Image.Resampling.LANCZOS)
-            return np.asarray(im, dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise MetasymError(f"{path}: not a readable image ({msg})") from None
-
-
-def _subfolders(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def _check_size(size: Any) -> int:
-    return _check_int("size", size, 1)
-
-
-def load_omniglot(root: str | Path, *, size: int = 28) -> tuple[ImageClasses, ImageClasses]:
-    """The Omniglot folders as ``(background, evaluation)``.
-
-    Expects ``root/images_background/ALPHABET/characterNN/*.png`` and
-    ``root/images_evaluation/...`` (the layout of the official zip files, unpacked).
-    Images are read as grey, inverted (strokes bright on black, like
-    :func:`glyph_dataset`) and resized to ``size x size`` (Lanczos). Class names are
-    ``ALPHABET/characterNN``; classes and images are in sorted order.
-    """
-    root = Path(root).expanduser()
-    size = _check_size(size)
-    if not root.is_dir():
-        raise MetasymError(f"{root}: no such folder (expected the Omniglot root with "
-                           "images_background/ and images_evaluation/)")
-    splits = ("images_background", "images_evaluation")
-    for split in splits:
-        if not (root / split).is_dir():
-            raise MetasymError(f"{root / split}: no such folder (Omniglot layout: "
-                               f"{split}/ALPHABET/characterNN/*.png)")
-    out = []
-    for split in splits:
-        folder = root / split
-        groups = []
-        for alphabet in _subfolders(folder):
-            for char in _subfolders(alphabet):
-                files = sorted(p for p in char.iterdir() if _is_image(p))
-                if not files:
-                    raise MetasymError(f"{char}: no images in this character folder")
-                ims = [255 - _read_image(p, "L", size) for p in files]
-                groups.append((alphabet.name, f"{alphabet.name}/{char.name}", ims))
-        if not groups:
-            raise MetasymError(f"{folder}: no ALPHABET/character folders")
-        out.append(_from_groups(groups))
-    return out[0], out[1]
-
-
-def _read_split_csv(path: Path) -> list[tuple[str, str]]:
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError) as e:
-        raise MetasymError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") \
-            from None
-    if not rows or [c.strip() for c in rows[0][:2]] != ["filename", "label"]:
-        raise MetasymError(f"{path}: expected a header 'filename,label'")
-    out = []
-    for n, row in enumerate(rows[1:], start=2):
-        if not row:
-            continue
-        if len(row) < 2 or not row[0].strip() or not row[1].strip():
-            raise MetasymError(f"{path}: line {n} is not 'filename,label'")
-        out.append((row[0].strip(), row[1].strip()))
-    if not out:
-        raise MetasymError(f"{path}: no rows after the header")
-    return out
-
-
-def load_miniimagenet(root: str | Path, *, size: int = 84) -> dict[str, ImageClasses]:
-    """miniImageNet as ``{"train": ..., "val": ..., "test": ...}`` (RGB ``uint8``,
-    ``(n, size, size, 3)``).
-
-    Two layouts are understood: a folder per class under ``root/train``, ``root/val`` and
-    ``root/test``; or the split files ``train.csv``, ``val.csv``, ``test.csv`` (header
-    ``filename,label``) next to an ``images/`` folder (Ravi & Larochelle's release). Images
-    of any size are resized to ``size x size`` (Lanczos). Classes are in sorted order
-    (folder layout) or order of first appearance (CSV layout); the class's group
-    (``alphabets``) is the split name.
-    """
-    root = Path(root).expanduser()
-    size = _check_size(size)
-    if not root.is_dir():
-        raise MetasymError(f"{root}: no such folder (expected the miniImageNet root)")
-    splits = ("train", "val", "test")
-    out: dict[str, ImageClasses] = {}
-    if all((root / f"{s}.csv").is_file() for s in splits):
-        images_dir = root / "images"
-        if not images_dir.is_dir():
-            raise MetasymError(f"{images_dir}: no such folder (the CSV layout keeps the "
-                               "images there)")
-        for s in splits:
-            by_class: dict[str, list[np.ndarray]] = {}
-            for name, label in _read_split_csv(root / f"{s}.csv"):
-                path = images_dir / name
-                if not path.is_file():
-                    raise MetasymError(f"{path}: listed in {s}.csv but missing")
-                by_class.setdefault(label, []).append(_read_image(path, "RGB", size))
-            out[s] = _from_groups([(s, label, ims) for label, ims in by_class.items()])
-        return out
-    if all((root / s).is_dir() for s in splits):
-        for s in splits:
-            groups = []
-            for cls in _subfolders(root / s):
-                files = sorted(p for p in cls.iterdir() if _is_image(p))
-                if not files:
-                    raise MetasymError(f"{cls}: no images in this class folder")
-                groups.append((s, cls.name, [_read_image(p, "RGB", size) for p in files]))
-            if not groups:
-                raise MetasymError(f"{root / s}: no class folders")
-            out[s] = _from_groups(groups)
-        return out
-    raise MetasymError(f"{root}: neither train/ val/ test/ folders nor train.csv, val.csv, "
-                       "test.csv with images/")
-
-
-# ----- statistics and a sample grid ------------------------------------------------------------
-def dataset_statistics(background: ImageClasses, evaluation: ImageClasses) -> dict[str, Any]:
-    """Counts of a background/evaluation pair: per split the alphabets, characters
-    (classes) and images, images per class, image size, and per alphabet its characters;
-    plus the totals and the alphabets found in both splits (should be none)."""
-
-    def split(c: ImageClasses) -> dict[str, Any]:
-        per = {a: 0 for a in c.alphabet_names}
-        for a in c.alphabets:
-            per[a] += 1
-        return {**c.summary(), "alphabet_names": list(per), "characters_per_alphabet": per}
-
-    bg, ev = split(background), split(evaluation)
-    return {
-        "background": bg,
-        "evaluation": ev,
-        "total": {"alphabets": bg["alphabets"] + ev["alphabets"],
-                  "classes": bg["classes"] + ev["classes"],
-                  "images": bg["images"] + ev["images"]},
-        "shared_alphabets": sorted(set(background.alphabets) & set(evaluation.alphabets)),
-    }
-
-
-def plot_samples(classes: ImageClasses, path: str | Path, *, n_classes: int = 10,
-                 per_class: int = 8, seed: int = 0, dpi: int = 100) -> Path:
-    """A PNG grid of samples: one row per class (``n_classes`` drawn with ``seed``, spread
-    over the alphabets), ``per_class`` images each, the class name on the left."""
-    from metasym.plotting import ensure_parent, new_figure, save_figure
-
-    n_classes = _check_int("n_classes", n_classes, 1)
-    per_class = _check_int("per_class", per_class, 1)
-    if classes.n_classes == 0:
-        raise MetasymError("no classes to plot")
-    rng = np.random.default_rng(seed)
-    # one class from each alphabet in turn (in a seeded order), so the rows show variety
-    by_alphabet: dict[str, list[int]] = {}
-    for k, a in enumerate(classes.alphabets):
-        by_alphabet.setdefault(a, []).append(k)
-    pools = [list(rng.permutation(v)) for v in by_alphabet.values()]
-    pools = [pools[i] for i in rng.permutation(len(pools))]
-    chosen: list[int] = []
-    while len(chosen) < min(n_classes, classes.n_classes):
-        for pool in pools:
-            if pool and len(chosen) < n_classes:
-                chosen.append(int(pool.pop()))
-    path = ensure_parent(path)
-    colour = classes.images.ndim == 4
-    fig = new_figure(figsize=(1.0 + 0.5 * per_class + 2.2, 0.55 * len(chosen) + 0.3))
-    axes = fig.subplots(len(chosen), per_class, squeeze=False)
-    for row, k in enumerate(chosen):
-        ims = classes.images_of(k)
-        pick = rng.choice(len(ims), size=min(per_class, len(ims)), replace=False)
-        for col in range(per_class):
-            ax = axes[row, col]
-            ax.set_axis_off()
-            if col < len(pick):
-                ax.imshow(ims[pick[col]], cmap=None if colour else "gray", vmin=0, vmax=255,
-                          interpolation="nearest")
-        axes[row, 0].text(-0.15, 0.5, classes.class_names[k], transform=axes[row, 0].transAxes,
-                          ha="right", va="center", fontsize=7)
-    fig.subplots_adjust(left=0.3, right=0.99, top=0.99, bottom=0.01, wspace=0.05,
-                        hspace=0.08)
-    return save_figure(fig, path, dpi=dpi)
-

@@ -54,7 +54,7 @@ ordinary autograd. Both are checked against ``torch.autograd.gradcheck``, the ge
 
 Layout: everything works on :math:`U^\top` (``(k, m*n)``, contiguous). GEMMs whose long
 dimension is ``m*n`` are several times faster with that operand contiguous than with the
-row-major ``(m*n, k)`` one, so :class:`~metasym.learning.layers.MSRLinear` *stores* ``U``
+row-major ``(m*n, k)`` one, so :class:`~metasym.learning.models.linear.MSRLinear` *stores* ``U``
 column-major (its ``U.T`` is contiguous; the value and shape are unchanged). With
 :math:`\tilde U = U^\top` viewed as ``(k*m, n)``, the features of all support examples are
 one GEMM, :math:`\Phi = X_s \tilde U^\top` (per example a ``(k, m)`` block), the adapted

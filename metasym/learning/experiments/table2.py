@@ -82,8 +82,8 @@ def table2(*, steps: int = 1000, inner_steps: int = 1, inner_lr: float | str = 0
 
     from metasym.learning.engine import RunConfig, compare_run, fit, get_problem
     from metasym.learning.engine.runfolder import prepare_output
+    from metasym.learning.experiments.tables import write_table
     from metasym.learning.problems.images import ImageOptions
-    from metasym.learning.reproduce import write_table
 
     problems = list(problems or TABLE2_PROBLEMS)
     models = list(models or TABLE2_MODELS)

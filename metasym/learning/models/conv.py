@@ -5,10 +5,10 @@ Every layer here is a bias-free "valid" 2-D convolution whose weight
 
 * ``weights(inner)`` -- the weights of a batch of tasks ``(T, c_out, c_in*k*k)`` from
   inner parameters with a leading task dimension (meta-parameters from the module), which
-  the image meta-learner (:mod:`metasym.learning.images`) differentiates through, and
+  the image meta-learner (:mod:`metasym.learning.data.images`) differentiates through, and
 * ``forward(x)`` -- the convolution of images ``(N, c_in, H, W)`` with the current weight.
 
-Variants (``vec`` row-major throughout, as in :class:`~metasym.learning.layers.MSRLinear`):
+Variants (``vec`` row-major throughout, as in :class:`~metasym.learning.models.linear.MSRLinear`):
 
 :class:`MSRConv2d` (``msr-conv``)
     Channels split into fields of size ``d`` (``c = F d``). One learned block

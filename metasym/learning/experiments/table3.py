@@ -13,7 +13,7 @@ trains, with the same conv4 network and protocol:
 
 then reports the accuracy on the fixed test episodes of the held-out alphabets (mean and
 95% interval), the invariance error of each adapted network to the group's transforms
-(:func:`~metasym.learning.fewshot_compare.compare_fewshot`), the learned blocks' distance
+(:func:`~metasym.learning.comparison.fewshot.compare_fewshot`), the learned blocks' distance
 to the exact ones, and time, as Markdown and JSON. Two verdicts are computed, not
 asserted: whether MSR beats MAML with augmentation by more than the combined 95%
 interval, and the ratio of their invariance errors.
@@ -170,11 +170,11 @@ def table3(*, full: bool = False, steps: int | None = None, out: str | Path = "r
     """
     import torch
 
-    from metasym.learning.augment import Augmentation, exact_group_order
+    from metasym.learning.data.augment import Augmentation, exact_group_order
     from metasym.learning.engine import RunConfig, compare_run, fit, get_problem
     from metasym.learning.engine.runfolder import prepare_output
+    from metasym.learning.experiments.tables import write_table
     from metasym.learning.problems.fewshot import FewShotOptions, load_splits
-    from metasym.learning.reproduce import write_table
 
     preset = PRESETS["full" if full else "default"]
     settings = [tuple(s) for s in (settings or TABLE3_SETTINGS)]
@@ -246,7 +246,7 @@ def table3(*, full: bool = False, steps: int | None = None, out: str | Path = "r
         folder.abort()
         raise
     verdicts = _verdicts(rows)
-    from metasym.learning.fewshot_compare import grid_transforms
+    from metasym.learning.comparison.fewshot import grid_transforms
 
     info = {"preset": "full" if full else "default", "augment": aug.spec(),
             "group": aug.group_name(), "channels": opts.channels, "queries": opts.queries,

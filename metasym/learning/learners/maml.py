@@ -16,9 +16,9 @@ Two implementations compute the same numbers:
 * the generic path, for any model: ``torch.func.grad`` for the inner gradient inside a
   per-task function, ``torch.func.vmap`` over the task batch (optionally in chunks to bound
   memory), one ordinary ``backward`` for the outer gradient;
-* a fast path for the bias-free :class:`~metasym.learning.layers.MSRLinear`, whose
+* a fast path for the bias-free :class:`~metasym.learning.models.linear.MSRLinear`, whose
   prediction is linear in ``v``: the inner loop is closed-form and the outer backward is
-  derived by hand (``metasym.learning._fast``).
+  derived by hand (``metasym.learning.learners._fast``).
 
 :func:`loop_task_losses` is a plain per-task Python loop (the reference implementation's
 structure) kept as a test oracle and as the benchmark baseline.
@@ -35,8 +35,8 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from metasym.errors import SpecError
-from metasym.learning._fast import msr_adapt, msr_meta_grads, msr_task_losses
-from metasym.learning.layers import MSRLinear, inner_parameter_names
+from metasym.learning.learners._fast import msr_adapt, msr_meta_grads, msr_task_losses
+from metasym.learning.models.linear import MSRLinear, inner_parameter_names
 
 __all__ = ["MetaLearner", "loop_task_losses"]
 
@@ -64,7 +64,7 @@ class MetaLearner(nn.Module):
         Tasks per ``vmap`` chunk on the generic path (``None``: all at once).
     inner
         Names of the parameters adapted in the inner loop (default:
-        :func:`~metasym.learning.layers.inner_parameter_names`: the ``v`` of every MSR
+        :func:`~metasym.learning.models.linear.inner_parameter_names`: the ``v`` of every MSR
         layer and every parameter of modules that declare nothing).
     loss
         Per-task loss ``loss(prediction, target) -> scalar`` (default: mean squared
@@ -75,7 +75,7 @@ class MetaLearner(nn.Module):
 
     Examples
     --------
-    >>> from metasym.learning.layers import MSRLinear
+    >>> from metasym.learning.models.linear import MSRLinear
     >>> learner = MetaLearner(MSRLinear(5, 4, k=2))
     >>> xs, ys = torch.randn(8, 1, 5), torch.randn(8, 1, 4)
     >>> xq, yq = torch.randn(8, 3, 5), torch.randn(8, 3, 4)

@@ -11,7 +11,7 @@ sizes), not just its convolutions.
 
 **The factorised sharing matrix.** A full ``U`` for a 64 -> 64 channel 3x3 convolution
 would have :math:`(64\cdot 64\cdot 9)^2 / |G| \approx 1.4\cdot 10^9` entries. Every
-convolution here is an :class:`~metasym.learning.conv2d.MSRConv2d`: channels are split
+convolution here is an :class:`~metasym.learning.models.conv.MSRConv2d`: channels are split
 into *fields* of ``d`` channels and one learned block ``U_block``
 (``d_out d_in k^2 x r``) is shared by every pair of fields,
 
@@ -57,8 +57,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from metasym.errors import SpecError
-from metasym.learning.conv2d import Conv2dMAML, MSRConv2d
 from metasym.learning.limits import check_positive
+from metasym.learning.models.conv import Conv2dMAML, MSRConv2d
 
 __all__ = [
     "FieldNorm",
@@ -162,7 +162,7 @@ class ConvNet(nn.Module):
     Parameters
     ----------
     convs
-        Convolutions (:mod:`metasym.learning.conv2d` layers, ``padding`` 1 is set here).
+        Convolutions (:mod:`metasym.learning.models.conv` layers, ``padding`` 1 is set here).
     norms
         One :class:`FieldNorm` per convolution.
     head
@@ -345,7 +345,7 @@ def build_convnet(model: str, *, in_channels: int, classes: int, channels: int =
 def parameter_counts(net: ConvNet) -> dict[str, dict[str, int]]:
     """Per layer: meta-parameters learned by the outer loop only (``U``, normalisation),
     inner parameters (adapted per task) and frozen entries (an oracle's ``U``)."""
-    from metasym.learning.layers import inner_parameter_names
+    from metasym.learning.models.linear import inner_parameter_names
 
     inner = set(inner_parameter_names(net))
     out: dict[str, dict[str, int]] = {}

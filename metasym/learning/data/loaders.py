@@ -1,0 +1,152 @@
+"""Loaders of the real few-shot data sets, read from folders the user has: Omniglot
+(background and evaluation alphabets) and miniImageNet (train/val/test folders or the
+split files). Images are resized with Pillow; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metasym.errors import MetasymError
+from metasym.learning.data.classes import ImageClasses
+from metasym.learning.limits import check_integer
+
+__all__ = ["load_omniglot", "load_miniimagenet"]
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def _is_image(p: Path) -> bool:
+    return p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES and not p.name.startswith(".")
+
+
+def _read_image(path: Path, mode: str, size: int | tuple[int, int]) -> np.ndarray:
+    """One image as uint8 in ``mode`` ("L" or "RGB"), resized (Lanczos) to ``size``."""
+    from PIL import Image, UnidentifiedImageError
+
+    hw = (size, size) if isinstance(size, int) else size
+    try:
+        with Image.open(path) as im:
+            im = im.convert(mode)
+            if im.size != (hw[1], hw[0]):
+                im = im.resize((hw[1], hw[0]), Image.Resampling.LANCZOS)
+            return np.asarray(im, dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise MetasymError(f"{path}: not a readable image ({msg})") from None
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _check_size(size: Any) -> int:
+    return check_integer("size", size, 1)
+
+
+def load_omniglot(root: str | Path, *, size: int = 28) -> tuple[ImageClasses, ImageClasses]:
+    """The Omniglot folders as ``(background, evaluation)``.
+
+    Expects ``root/images_background/ALPHABET/characterNN/*.png`` and
+    ``root/images_evaluation/...`` (the layout of the official zip files, unpacked).
+    Images are read as grey, inverted (strokes bright on black, like
+    :func:`glyph_dataset`) and resized to ``size x size`` (Lanczos). Class names are
+    ``ALPHABET/characterNN``; classes and images are in sorted order.
+    """
+    root = Path(root).expanduser()
+    size = _check_size(size)
+    if not root.is_dir():
+        raise MetasymError(f"{root}: no such folder (expected the Omniglot root with "
+                           "images_background/ and images_evaluation/)")
+    splits = ("images_background", "images_evaluation")
+    for split in splits:
+        if not (root / split).is_dir():
+            raise MetasymError(f"{root / split}: no such folder (Omniglot layout: "
+                               f"{split}/ALPHABET/characterNN/*.png)")
+    out = []
+    for split in splits:
+        folder = root / split
+        groups = []
+        for alphabet in _subfolders(folder):
+            for char in _subfolders(alphabet):
+                files = sorted(p for p in char.iterdir() if _is_image(p))
+                if not files:
+                    raise MetasymError(f"{char}: no images in this character folder")
+                ims = [255 - _read_image(p, "L", size) for p in files]
+                groups.append((alphabet.name, f"{alphabet.name}/{char.name}", ims))
+        if not groups:
+            raise MetasymError(f"{folder}: no ALPHABET/character folders")
+        out.append(ImageClasses.from_groups(groups))
+    return out[0], out[1]
+
+
+def _read_split_csv(path: Path) -> list[tuple[str, str]]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as e:
+        raise MetasymError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") \
+            from None
+    if not rows or [c.strip() for c in rows[0][:2]] != ["filename", "label"]:
+        raise MetasymError(f"{path}: expected a header 'filename,label'")
+    out = []
+    for n, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) < 2 or not row[0].strip() or not row[1].strip():
+            raise MetasymError(f"{path}: line {n} is not 'filename,label'")
+        out.append((row[0].strip(), row[1].strip()))
+    if not out:
+        raise MetasymError(f"{path}: no rows after the header")
+    return out
+
+
+def load_miniimagenet(root: str | Path, *, size: int = 84) -> dict[str, ImageClasses]:
+    """miniImageNet as ``{"train": ..., "val": ..., "test": ...}`` (RGB ``uint8``,
+    ``(n, size, size, 3)``).
+
+    Two layouts are understood: a folder per class under ``root/train``, ``root/val`` and
+    ``root/test``; or the split files ``train.csv``, ``val.csv``, ``test.csv`` (header
+    ``filename,label``) next to an ``images/`` folder (Ravi & Larochelle's release). Images
+    of any size are resized to ``size x size`` (Lanczos). Classes are in sorted order
+    (folder layout) or order of first appearance (CSV layout); the class's group
+    (``alphabets``) is the split name.
+    """
+    root = Path(root).expanduser()
+    size = _check_size(size)
+    if not root.is_dir():
+        raise MetasymError(f"{root}: no such folder (expected the miniImageNet root)")
+    splits = ("train", "val", "test")
+    out: dict[str, ImageClasses] = {}
+    if all((root / f"{s}.csv").is_file() for s in splits):
+        images_dir = root / "images"
+        if not images_dir.is_dir():
+            raise MetasymError(f"{images_dir}: no such folder (the CSV layout keeps the "
+                               "images there)")
+        for s in splits:
+            by_class: dict[str, list[np.ndarray]] = {}
+            for name, label in _read_split_csv(root / f"{s}.csv"):
+                path = images_dir / name
+                if not path.is_file():
+                    raise MetasymError(f"{path}: listed in {s}.csv but missing")
+                by_class.setdefault(label, []).append(_read_image(path, "RGB", size))
+            out[s] = ImageClasses.from_groups([(s, label, ims) for label, ims in by_class.items()])
+        return out
+    if all((root / s).is_dir() for s in splits):
+        for s in splits:
+            groups = []
+            for cls in _subfolders(root / s):
+                files = sorted(p for p in cls.iterdir() if _is_image(p))
+                if not files:
+                    raise MetasymError(f"{cls}: no images in this class folder")
+                groups.append((s, cls.name, [_read_image(p, "RGB", size) for p in files]))
+            if not groups:
+                raise MetasymError(f"{root / s}: no class folders")
+            out[s] = ImageClasses.from_groups(groups)
+        return out
+    raise MetasymError(f"{root}: neither train/ val/ test/ folders nor train.csv, val.csv, "
+                       "test.csv with images/")
