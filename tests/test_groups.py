@@ -23,6 +23,7 @@ from metasym.groups import (
     GroupAction,
     abelian,
     alternating,
+    axisflips,
     cyclic,
     dihedral,
     direct_product,
@@ -41,6 +42,7 @@ from metasym.groups import (
     tensor,
     translations,
     trivial,
+    vflips,
 )
 from metasym.representations import PermutationRepresentation
 from metasym.representations.testing import finite_groups, group_actions, group_and_actions
@@ -353,6 +355,29 @@ def test_flips_matrix_is_fliplr(k):
     assert np.array_equal(R @ R, np.eye(k * k, dtype=R.dtype))
 
 
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
+def test_vflips_and_axisflips_are_the_grid_flips(k):
+    """vflips: rho(g) vec(A) == vec(flipud(A)); axisflips: the Klein group of both flips,
+    containing the half turn and no quarter turn; specs round-trip; orders from sympy."""
+    V, K, D = vflips(k), axisflips(k), rotoflips(k)
+    assert V.order == (2 if k > 1 else 1) == int(V.sympy_group.order())
+    assert K.order == (4 if k > 1 else 1) == int(K.sympy_group.order())
+    for G in (V, K):
+        assert parse_group(G.spec) == G and G.degree == k * k
+        assert G.is_subgroup_of(D)
+    A = np.random.default_rng(k).standard_normal((k, k))
+    if k > 1:
+        (R,) = PermutationRepresentation(natural(V)).generator_matrices()
+        np.testing.assert_array_equal(R @ A.ravel(), np.flipud(A).ravel())
+        lr, ud = PermutationRepresentation(natural(K)).generator_matrices()
+        np.testing.assert_array_equal(lr @ A.ravel(), np.fliplr(A).ravel())
+        np.testing.assert_array_equal(lr @ ud @ A.ravel(), np.rot90(A, 2).ravel())
+        assert flips(k).is_subgroup_of(K) and V.is_subgroup_of(K)
+        assert not rotations(k).is_subgroup_of(K)  # no quarter turn
+    with pytest.raises(SpecError, match="exceeds the limit"):
+        parse_group("axisflips:2000")
+
+
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
 def test_flips_is_a_subgroup_of_rotoflips(k):
     G, D = flips(k), rotoflips(k)
@@ -381,5 +406,5 @@ def test_flips_conv_pattern_dimensions():
     lab = L.labels.reshape(2, 3, 3)
     np.testing.assert_array_equal(lab[1], np.fliplr(lab[0]))
     assert len(np.unique(lab[0])) == 9
-    with pytest.raises(SpecError, match="'flips'.*use flip, c4 or d4"):
+    with pytest.raises(SpecError, match="'flips'.*use flip, vflip, klein, c4, d4"):
         kernel_group("flips", 3)

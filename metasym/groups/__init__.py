@@ -17,6 +17,7 @@ from metasym.groups.actions import (
 from metasym.groups.constructors import (
     abelian,
     alternating,
+    axisflips,
     cyclic,
     dihedral,
     direct_product,
@@ -28,6 +29,7 @@ from metasym.groups.constructors import (
     rotoflips,
     symmetric,
     translations,
+    vflips,
 )
 from metasym.groups.finite_group import (
     CONJUGACY_LIMIT,
@@ -56,6 +58,8 @@ __all__ = [
     "direct_product",
     "direct_sum",
     "flips",
+    "vflips",
+    "axisflips",
     "from_generators",
     "klein_four",
     "natural",

@@ -247,3 +247,35 @@ def flips(k: int) -> FiniteGroup:
     grid = _grid(k, k)
     return FiniteGroup([_moves(grid, np.fliplr(grid))] if k > 1 else [], k * k, f"flips:{k}",
                        order=2 if k > 1 else 1)
+
+
+def vflips(k: int) -> FiniteGroup:
+    r""":math:`C_2` flipping a ``k x k`` pixel grid up-down (as ``np.flipud``): pixel
+    ``(r, c)`` goes to ``(k-1-r, c)``, so
+    :math:`\rho(g)\,\mathrm{vec}(A) = \mathrm{vec}(\mathrm{flipud}(A))`. Order 2, or 1 when
+    ``k == 1``. A subgroup of :func:`rotoflips` ``(k)``.
+
+    >>> vflips(3).order, vflips(3).spec
+    (2, 'vflips:3')
+    """
+    k = _positive(k, "grid size")
+    _degree(k * k, f"vflips({k})")
+    grid = _grid(k, k)
+    return FiniteGroup([_moves(grid, np.flipud(grid))] if k > 1 else [], k * k,
+                       f"vflips:{k}", order=2 if k > 1 else 1)
+
+
+def axisflips(k: int) -> FiniteGroup:
+    r"""The Klein four-group of the two axis flips of a ``k x k`` pixel grid: left-right
+    (``np.fliplr``, as :func:`flips`) and up-down (``np.flipud``, as :func:`vflips`); their
+    product is the half turn. Order 4 (1 when ``k == 1``); a subgroup of :func:`rotoflips`
+    ``(k)`` that contains no quarter turn.
+
+    >>> axisflips(3).order, axisflips(3).spec
+    (4, 'axisflips:3')
+    """
+    k = _positive(k, "grid size")
+    _degree(k * k, f"axisflips({k})")
+    grid = _grid(k, k)
+    gens = [_moves(grid, np.fliplr(grid)), _moves(grid, np.flipud(grid))] if k > 1 else []
+    return FiniteGroup(gens, k * k, f"axisflips:{k}", order=4 if k > 1 else 1)

@@ -3,7 +3,8 @@
 Groups::
 
     cyclic:8  dihedral:4  symmetric:5  alternating:5  klein  quaternion  abelian:2x2x3
-    translations:6x4  rotations:5  rotoflips:5  flips:5  product(cyclic:2,dihedral:3)
+    translations:6x4  rotations:5  rotoflips:5  flips:5  vflips:5  axisflips:5
+    product(cyclic:2,dihedral:3)
     perm:6:(0 1 2)(3 4);(0 5)        degree, then generators in cycle notation
 
 Actions (relative to a group)::
@@ -32,8 +33,10 @@ MAX_ACTION_DEGREE = 10_000_000
 _DIGITS = frozenset("0123456789")  # ASCII only: str.isdigit() also accepts "٣" and "３"
 
 GROUP_FAMILIES = ("cyclic", "dihedral", "symmetric", "alternating", "klein", "quaternion",
-                  "abelian", "translations", "rotations", "rotoflips", "flips", "product",
-                  "perm")
+                  "abelian", "translations", "rotations", "rotoflips", "flips", "vflips",
+                  "axisflips", "product", "perm")
+#: families that act on a k x k pixel grid (degree k^2)
+_GRID_FAMILIES = ("rotations", "rotoflips", "flips", "vflips", "axisflips")
 ACTION_KINDS = ("natural", "regular", "trivial", "tensor", "sum", "perm")
 
 
@@ -172,7 +175,7 @@ class _Parser:
         if len(dims) != 1:
             raise self.fail(f"{name} takes one integer, e.g. {name}:4")
         n = dims[0]
-        self._size_guard(n * n if name in ("rotations", "rotoflips", "flips") else n, start)
+        self._size_guard(n * n if name in _GRID_FAMILIES else n, start)
         return getattr(C, name)(n)
 
     def _action_guard(self, degree: int, G: FiniteGroup) -> None:

@@ -53,6 +53,7 @@ from metasym.errors import MetasymError, SpecError, TooLargeError
 from metasym.groups import (
     FiniteGroup,
     GroupAction,
+    axisflips,
     cyclic,
     dihedral,
     direct_sum,
@@ -62,6 +63,7 @@ from metasym.groups import (
     rotations,
     rotoflips,
     tensor,
+    vflips,
 )
 from metasym.representations._args import check_cells, integer
 from metasym.representations.linear import LinearRepresentation
@@ -69,6 +71,7 @@ from metasym.representations.schur import equivariant_basis
 from metasym.representations.sharing import SharingPattern, sharing_pattern
 
 __all__ = [
+    "PIXEL_GROUPS",
     "kernel_group",
     "lifting_conv_pattern",
     "group_conv_pattern",
@@ -79,23 +82,27 @@ __all__ = [
 ]
 
 
+#: The exact groups of the pixel grid that image augmentations generate, by name.
+PIXEL_GROUPS = ("flip", "vflip", "klein", "c4", "d4")
+_PIXEL_GROUP_BUILDERS = {"flip": flips, "vflip": vflips, "klein": axisflips, "c4": rotations,
+                         "d4": rotoflips}
+
+
 def kernel_group(name: str, kernel: int) -> FiniteGroup:
     """The exact pixel-grid group ``name`` acting on the ``kernel x kernel`` positions.
 
     ``"flip"``: :math:`C_2`, the left-right flip (:func:`~metasym.groups.constructors.flips`);
+    ``"vflip"``: :math:`C_2`, the up-down flip (:func:`~metasym.groups.constructors.vflips`);
+    ``"klein"``: the Klein group of both flips (:func:`~metasym.groups.constructors.axisflips`);
     ``"c4"``: :math:`C_4`, the 90-degree rotations (:func:`~metasym.groups.rotations`);
-    ``"d4"``: :math:`D_4`, both (:func:`~metasym.groups.rotoflips`).
+    ``"d4"``: :math:`D_4`, rotations and flips (:func:`~metasym.groups.rotoflips`).
 
-    >>> kernel_group("flip", 3).order, kernel_group("c4", 3).order, kernel_group("d4", 3).order
-    (2, 4, 8)
+    >>> [kernel_group(n, 3).order for n in PIXEL_GROUPS]
+    [2, 2, 4, 4, 8]
     """
-    if name == "flip":
-        return flips(kernel)
-    if name == "c4":
-        return rotations(kernel)
-    if name == "d4":
-        return rotoflips(kernel)
-    raise SpecError(f"unknown pixel group {name!r}: use flip, c4 or d4")
+    if name not in PIXEL_GROUPS:
+        raise SpecError(f"unknown pixel group {name!r}: use {', '.join(PIXEL_GROUPS)}")
+    return _PIXEL_GROUP_BUILDERS[name](kernel)
 
 
 def _regular_fields(G: FiniteGroup, fields: int) -> GroupAction:
