@@ -7,6 +7,7 @@ nothing is killed by the operating system half way.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import signal
@@ -137,7 +138,7 @@ def check_memory(nbytes: float, what: str) -> None:
 
     The message reads, for example: ``a test array needs about 2.0 MiB of memory, more
     than the budget of 1.0 MiB (METASYM_MEMORY_LIMIT=1M; raise it, e.g.
-    METASYM_MEMORY_LIMIT=4G)``.
+    METASYM_MEMORY_LIMIT=3M)``: the suggested value is a quarter above the need.
     """
     if nbytes <= _ALWAYS_FITS and not os.environ.get("METASYM_MEMORY_LIMIT"):
         return  # small: not worth reading /proc at every call
@@ -149,4 +150,13 @@ def check_memory(nbytes: float, what: str) -> None:
               else f"{MEMORY_FRACTION:.0%} of the available memory")
     raise TooLargeError(f"{what} needs about {format_bytes(nbytes)} of memory, more than the "
                         f"budget of {format_bytes(budget)} ({source}; raise it, e.g. "
-                        "METASYM_MEMORY_LIMIT=4G)")
+                        f"METASYM_MEMORY_LIMIT={_suggested_limit(nbytes)})")
+
+
+def _suggested_limit(nbytes: float) -> str:
+    """A ``METASYM_MEMORY_LIMIT`` value a quarter above ``nbytes``, in whole MiB or GiB
+    (always more than the need, so more than the budget that refused it)."""
+    want = nbytes * 1.25
+    if want < 2 ** 30:
+        return f"{math.ceil(want / 2 ** 20)}M"
+    return f"{math.ceil(want / 2 ** 30)}G"

@@ -42,7 +42,8 @@ _PROBLEM_FLAGS = {"group": "--group", "in_action": "--in-action", "out_action": 
                   "field": "--field-size", "rank": "--rank",
                   "test_episodes": "--test-episodes",
                   "glyph_alphabets": "--glyph-alphabets",
-                  "glyph_characters": "--glyph-characters"}
+                  "glyph_characters": "--glyph-characters", "eval_split": "--eval-split",
+                  "step_sizes": "--step-sizes", "augment_training": "--no-augment-training"}
 #: common train options: argparse dest -> RunConfig field
 _COMMON = {"model": "model", "k": "k", "steps": "steps", "inner_steps": "inner_steps",
            "inner_lr": "inner_lr", "outer_lr": "outer_lr", "tasks_per_step": "tasks_per_step",
@@ -87,8 +88,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     few.add_argument("--shots", type=POSITIVE, help="support images per class (1)")
     few.add_argument("--queries", type=POSITIVE, help="query images per class (15)")
     few.add_argument("--augment", metavar="LIST",
-                     help="augment meta-training query sets: comma list of flip, rot90, "
-                     "rotate[:DEG], crop[:AREA], or none (flip,rotate:30,crop: the paper's)")
+                     help="augment the query images of every episode (meta-training and "
+                     "test; supports never): comma list of flip, vflip, rot90, rotate[:DEG], "
+                     "crop[:AREA], or none (flip,vflip,rotate:30,crop: the paper's)")
     few.add_argument("--channels", type=POSITIVE, help="channels of every conv block (64)")
     few.add_argument("--blocks", type=POSITIVE, help="conv blocks (4)")
     few.add_argument("--field-size", dest="field", type=POSITIVE,
@@ -102,6 +104,20 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                      help="glyphs: at most N alphabets per split (a small set)")
     few.add_argument("--glyph-characters", type=POSITIVE, metavar="N",
                      help="glyphs: at most N characters per alphabet")
+    few.add_argument("--step-sizes", metavar="MODE",
+                     help="inner step sizes: learned (default), fixed (at --inner-lr) or "
+                     "floor:F (learned, never below F)")
+    few.add_argument("--full", action="store_true",
+                     help="the paper's sizes (64 channels, 15 queries, meta-batches of 32, "
+                     "20000 steps; the default with --device cuda); on a CPU the defaults "
+                     "are a preset that trains in minutes")
+    few.add_argument("--no-augment-training", dest="augment_training", action="store_const",
+                     const=False, help="meta-train on clean queries (test queries are "
+                     "augmented all the same): the no-augmentation baseline")
+    few.add_argument("--eval-split", choices=("test", "validation"),
+                     help="meta-test on the held-out test alphabets (test), or hold out "
+                     "every 4th training alphabet and meta-test there (validation: for "
+                     "choosing settings)")
     models = tuple(dict.fromkeys(MODEL_NAMES + CONV_MODEL_NAMES + FEWSHOT_MODEL_NAMES))
     p.add_argument("--model", choices=models,
                    help="model (msr-fc; image problems msr-conv; few-shot msr; also oracle, "
@@ -162,6 +178,12 @@ def config_from_args(args: argparse.Namespace, base: Any = None) -> Any:
                            f"to --problem {problem}")
     if base is not None:
         return base.replace(**given, **opts)
+    device, full = given.get("device") or "cpu", bool(getattr(args, "full", False))
+    preset, preset_opts = kind.defaults(device, full)
+    if full and (preset, preset_opts) == kind.defaults(device, False):
+        raise MetasymError(f"--full does not apply to --problem {problem}")
+    given = preset | given
+    opts = {k: v for k, v in preset_opts.items() if k in names} | opts
     options = kind.options_type(**opts) if kind.options_type is not None else None
     given.setdefault("model", kind.default_model)
     return RunConfig(problem=problem, options=options, **given)
@@ -262,7 +284,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
     if args.table != "table3":
         for flag, bad in (("--settings", args.settings), ("--device", args.device),
-                          ("--augment", args.augment != "flip,rotate:30,crop"),
+                          ("--augment", args.augment is not None),
+                          ("--eval-split", args.eval_split is not None),
                           ("--channels", args.channels), ("--test-episodes", args.test_episodes),
                           ("--glyph-alphabets", args.glyph_alphabets),
                           ("--glyph-characters", args.glyph_characters)):
@@ -324,7 +347,7 @@ def _setting(text: str) -> tuple[int, int]:
 
 
 def _run_table3(args: argparse.Namespace) -> dict[str, Any]:
-    from metasym.learning.experiments.table3 import table3
+    from metasym.learning.experiments.table3 import DEFAULT_AUGMENT, table3
 
     for flag, bad in (("--tasks", args.n_tasks is not None), ("--problems", args.problems),
                       ("--image-size", args.image_size), ("--fields", args.fields),
@@ -334,7 +357,8 @@ def _run_table3(args: argparse.Namespace) -> dict[str, Any]:
             raise MetasymError(f"{flag} does not apply to table3")
     return table3(full=args.full, steps=args.steps, out=args.out or "runs/table3",
                   overwrite=args.overwrite, threads=args.threads, device=args.device,
-                  augment=args.augment, seed=args.seed,
+                  augment=args.augment or DEFAULT_AUGMENT, seed=args.seed,
+                  eval_split=args.eval_split or "test",
                   progress=not (args.json or args.quiet), settings=args.settings,
                   models=args.models, channels=args.channels,
                   test_episodes=args.test_episodes, glyph_alphabets=args.glyph_alphabets,
@@ -457,12 +481,14 @@ def register(subparsers: Any) -> None:
                    help="subset of rank1 rank2 rank5 (table2: c4 d4 rot8 rot8_flip)")
     p.add_argument("--models", nargs="+", default=None, metavar="M",
                    help="subset of maml-fc maml-lc maml-conv msr-fc (table2: maml-conv "
-                   "msr-conv-square msr-conv oracle; table3: msr maml+aug maml oracle)")
+                   "msr-conv-square msr-conv oracle; table3: msr msr-square msr-kron "
+                   "maml+aug maml oracle)")
     p.add_argument("--seed", type=SEED, default=0, help="training seed (0)")
     p.add_argument("--threads", type=POSITIVE, default=None,
                    help="torch CPU threads (1; table3: 2, --full: torch's default)")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="folder for the runs and the table (runs/table1 or runs/table2)")
+                   help="folder for the runs and the table (runs/table1, runs/table2 or "
+                   "runs/table3); a rerun continues it: finished runs are kept")
     p.add_argument("--image-size", type=POSITIVE, default=None, metavar="N",
                    help="table2: input size (32)")
     p.add_argument("--fields", type=POSITIVE, default=None,
@@ -476,9 +502,13 @@ def register(subparsers: Any) -> None:
     t3 = p.add_argument_group("table3")
     t3.add_argument("--settings", nargs="+", type=_setting, default=None, metavar="WxK",
                     help="N-way K-shot settings (5x1 20x1)")
-    t3.add_argument("--augment", default="flip,rotate:30,crop", metavar="LIST",
-                    help="augmentation of meta-training query sets (flip,rotate:30,crop: "
-                    "the paper's; exact group: the flip)")
+    t3.add_argument("--augment", default=None, metavar="LIST",
+                    help="augmentation of the query images of every episode, meta-training "
+                    "and test (flip,vflip,rotate:30,crop: the paper's; exact group: the two "
+                    "flips); e.g. rot90,flip (exact group D4)")
+    t3.add_argument("--eval-split", choices=("test", "validation"), default=None,
+                    help="meta-test on the held-out test alphabets (test) or on held-out "
+                    "training alphabets (validation: for choosing settings)")
     t3.add_argument("--device", default=None, help="cpu or cuda (cpu; --full: cuda)")
     t3.add_argument("--channels", type=POSITIVE, default=None,
                     help="channels of every conv block (32; --full 64)")

@@ -25,6 +25,8 @@ __all__ = [
     "rotations",
     "rotoflips",
     "flips",
+    "vflips",
+    "axisflips",
 ]
 
 

@@ -18,4 +18,4 @@ CONV_MODEL_NAMES = ("msr-conv", "msr-conv-square", "maml-conv", "oracle", "msr-c
 #: real Omniglot / miniImageNet folders given with ``--data``.
 FEWSHOT_PROBLEMS = ("glyphs", "omniglot", "miniimagenet")
 #: Models of :func:`metasym.learning.models.convnet.build_convnet` (few-shot problems only).
-FEWSHOT_MODEL_NAMES = ("msr", "maml", "oracle")
+FEWSHOT_MODEL_NAMES = ("msr", "msr-square", "msr-kron", "maml", "oracle")

@@ -163,21 +163,27 @@ def test_constructor_validates(kw):
 
 
 # ----- exact group -----------------------------------------------------------------------------
-@pytest.mark.parametrize("flip, rot90, name", [(False, False, None), (True, False, "flip"),
-                                               (False, True, "c4"), (True, True, "d4")])
-def test_group_name_order_and_exact_transforms(flip, rot90, name):
-    aug = Augmentation(flip=flip, rot90=rot90, rotate=10.0, crop=0.9)  # ignored by the group
-    assert aug.group_name() == name
+@pytest.mark.parametrize("flip, vflip, rot90, name", [
+    (False, False, False, None), (True, False, False, "flip"), (False, True, False, "vflip"),
+    (True, True, False, "klein"), (False, False, True, "c4"), (True, False, True, "d4"),
+    (False, True, True, "d4"), (True, True, True, "d4")])
+def test_group_name_order_and_exact_transforms(flip, vflip, rot90, name):
+    aug = Augmentation(flip=flip, vflip=vflip, rot90=rot90, rotate=10.0, crop=0.9)
+    assert aug.group_name() == name  # rotate and crop are ignored by the group
     order = exact_group_order(name)
-    assert order == {None: 1, "flip": 2, "c4": 4, "d4": 8}[name]
+    assert order == {None: 1, "flip": 2, "vflip": 2, "klein": 4, "c4": 4, "d4": 8}[name]
     if name is not None:
         assert kernel_group(name, 3).order == order
     T = aug.exact_transforms()
-    assert sorted(T) == sorted(k for k, on in (("flip", flip), ("rot90", rot90)) if on)
-    # the transforms act as np.fliplr / np.rot90 and generate a group of that order
+    assert sorted(T) == sorted(k for k, on in (("flip", flip), ("vflip", vflip),
+                                               ("rot90", rot90)) if on)
+    # the transforms act as np.fliplr / np.flipud / np.rot90 and generate a group of that
+    # order (the orbit of a generic image has |G| points)
     x = torch.randn(2, 5, 5, generator=_gen(1), dtype=torch.float64)
     if "flip" in T:
         np.testing.assert_array_equal(T["flip"](x).numpy(), x.numpy()[..., ::-1])
+    if "vflip" in T:
+        np.testing.assert_array_equal(T["vflip"](x).numpy(), x.numpy()[..., ::-1, :])
     if "rot90" in T:
         np.testing.assert_array_equal(T["rot90"](x).numpy(), np.rot90(x.numpy(), 1, (-2, -1)))
     seen, frontier = {x.numpy().tobytes()}, [x]
@@ -189,6 +195,33 @@ def test_group_name_order_and_exact_transforms(flip, rot90, name):
                 seen.add(z.numpy().tobytes())
                 frontier.append(z)
     assert len(seen) == order
+    # the kernel group permutes a 3x3 grid exactly as the transforms move an image
+    if name is not None:
+        grid = np.arange(9.0).reshape(1, 3, 3)
+        images = {torch.as_tensor(grid).numpy().tobytes()}
+        frontier = [torch.as_tensor(grid)]
+        while frontier:
+            y = frontier.pop()
+            for t in T.values():
+                z = t(y)
+                if z.numpy().tobytes() not in images:
+                    images.add(z.numpy().tobytes())
+                    frontier.append(z)
+        # content at pixel p goes to g[p]: the moved index grid reads argsort(g)
+        perms = {tuple(np.argsort(g)) for g in kernel_group(name, 3).element_arrays}
+        assert {tuple(np.frombuffer(b).astype(int)) for b in images} == perms
+
+
+def test_vflip_draws_match_the_outputs():
+    aug = Augmentation(vflip=True, flip=True)
+    x = torch.randn(64, 1, 5, 5, generator=_gen(7))
+    y = aug(x, _gen(8))
+    d = aug.draw(64, 5, 5, _gen(8))
+    for i in range(64):
+        want = x[i].flip(-1) if d.flip[i] else x[i]
+        want = want.flip(-2) if d.vflip[i] else want
+        assert torch.equal(y[i], want)
+    assert 0 < int(d.vflip.sum()) < 64 and 0 < int(d.flip.sum()) < 64
 
 
 def test_exact_group_order_rejects_unknown():
@@ -410,4 +443,4 @@ def test_call_errors():
 
 
 def test_names():
-    assert AUGMENTATION_NAMES == ("flip", "rot90", "rotate", "crop")
+    assert AUGMENTATION_NAMES == ("flip", "vflip", "rot90", "rotate", "crop")

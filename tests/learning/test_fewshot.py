@@ -62,11 +62,12 @@ def _toy_classes(n_classes: int, per_class: int, size: int = 12, seed: int = 0,
 
 
 # ----- the network --------------------------------------------------------------------------------
-GRID = {"flip": [lambda x: x.flip(-1)], "c4": [lambda x: torch.rot90(x, 1, (-2, -1))],
-        "d4": [lambda x: x.flip(-1), lambda x: torch.rot90(x, 1, (-2, -1))]}
+GRID = {g: list(grid_transforms(g).values()) for g in ("flip", "vflip", "klein", "c4", "d4")}
+#: a generator outside each group: the oracle must not be invariant to it
+OUTSIDE = {"flip": "vflip", "vflip": "rot90", "klein": "rot90", "c4": "flip", "d4": None}
 
 
-@pytest.mark.parametrize("group", ["flip", "c4", "d4"])
+@pytest.mark.parametrize("group", ["flip", "vflip", "klein", "c4", "d4"])
 @pytest.mark.parametrize("size,channels_in", [(28, 1), (20, 3), (10, 1)])
 def test_oracle_network_is_exactly_invariant(group, size, channels_in):
     torch.manual_seed(0)
@@ -82,6 +83,9 @@ def test_oracle_network_is_exactly_invariant(group, size, channels_in):
     for g in GRID[group]:
         err = float((net(g(x)) - f).detach().norm() / f.detach().norm())
         assert err < 1e-12, err
+    if OUTSIDE[group] is not None:  # negative control
+        g = grid_transforms(None)[OUTSIDE[group]]
+        assert float((net(g(x)) - f).detach().norm() / f.detach().norm()) > 1e-6
 
 
 def test_maml_network_is_not_invariant():
@@ -92,7 +96,7 @@ def test_maml_network_is_not_invariant():
     assert float((net(x.flip(-1)) - f).detach().norm() / f.detach().norm()) > 1e-2
 
 
-@pytest.mark.parametrize("group", ["flip", "c4", "d4"])
+@pytest.mark.parametrize("group", ["flip", "vflip", "klein", "c4", "d4"])
 def test_field_block_factorisation_spans_the_exact_group_convolution(group):
     """P (I (x) B) with the exact block spans exactly the exact sharing pattern of the
     whole layer (2 regular fields in, 3 out), computed independently from the orbits."""
@@ -108,13 +112,13 @@ def test_field_block_factorisation_spans_the_exact_group_convolution(group):
 
 
 def test_exact_block_dimensions_and_head():
-    for group, order in (("flip", 2), ("c4", 4), ("d4", 8)):
+    for group, order in (("flip", 2), ("vflip", 2), ("klein", 4), ("c4", 4), ("d4", 8)):
         ex = exact_blocks(group)
         assert ex.order == order
         assert ex.lifting.shape == (order * 9, 9)
         assert ex.group_block.shape == (order * order * 9, order * 9)
         np.testing.assert_allclose(ex.head, np.full((order, 1), 1 / np.sqrt(order)))
-    with pytest.raises(SpecError, match="flip, c4 or d4"):
+    with pytest.raises(SpecError, match="flip, vflip, klein, c4, d4"):
         exact_blocks("c5")
 
 
@@ -125,18 +129,41 @@ def test_parameter_counts_follow_the_factorisation():
     assert counts["conv1"] == {"meta": d * 1 * k2 * k2, "inner": F * 1 * k2, "frozen": 0}
     assert counts["conv2"] == {"meta": d * d * k2 * d * k2, "inner": F * F * d * k2,
                                "frozen": 0}
-    assert counts["head"] == {"meta": d, "inner": 5 * F + 5, "frozen": 0}
+    F_last = max(16, 5)  # the last block has |G| max(channels, ways) channels: 16 fields
+    assert counts["conv4"]["inner"] == F_last * F * d * k2
+    assert counts["head"] == {"meta": d, "inner": 5 * F_last + 5, "frozen": 0}
     oracle = parameter_counts(build_convnet("oracle", in_channels=1, classes=5, channels=16,
                                             group="c4"))
     assert oracle["conv2"] == {"meta": 0, "inner": F * F * d * k2, "frozen": d * d * k2 * d * k2}
 
 
 def test_field_norm_matches_batch_norm_per_channel():
+    """Batch statistics per channel, one affine pair per field: the formula, by hand,
+    also through a second-order gradient (MAML differentiates through it twice)."""
     torch.manual_seed(0)
-    x = torch.randn(6, 4, 5, 5)
-    ours = FieldNorm(4, 1)(x)
-    ref = torch.nn.functional.batch_norm(x, None, None, training=True, eps=1e-5)
-    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+    x = torch.randn(6, 4, 5, 5, dtype=torch.float64, requires_grad=True)
+    norm = FieldNorm(4, 2).double()
+    with torch.no_grad():
+        norm.weight.copy_(torch.tensor([1.5, -0.5]))
+        norm.bias.copy_(torch.tensor([0.2, 0.3]))
+
+    def ref(x):
+        mean = x.mean(dim=(0, 2, 3), keepdim=True)
+        var = (x - mean).square().mean(dim=(0, 2, 3), keepdim=True)
+        g = torch.tensor([1.5, 1.5, -0.5, -0.5], dtype=x.dtype).view(1, -1, 1, 1)
+        b = torch.tensor([0.2, 0.2, 0.3, 0.3], dtype=x.dtype).view(1, -1, 1, 1)
+        return (x - mean) * torch.rsqrt(var + 1e-5) * g + b
+
+    ours, want = norm(x), ref(x)
+    torch.testing.assert_close(ours, want)
+    w = torch.randn_like(want)
+    (g1,) = torch.autograd.grad((ours * w).square().sum(), x, create_graph=True)
+    (g2,) = torch.autograd.grad((want * w).square().sum(), x, create_graph=True)
+    torch.testing.assert_close(g1, g2)
+    # torch's double-backward formula sums in another order: float64, 1e-6 relative
+    torch.testing.assert_close(torch.autograd.grad(g1.square().sum(), x)[0],
+                               torch.autograd.grad(g2.square().sum(), x)[0],
+                               rtol=1e-6, atol=1e-9)
     with pytest.raises(SpecError, match="divide"):
         FieldNorm(6, 4)
 
@@ -195,25 +222,39 @@ def test_episodes_are_valid_and_deterministic():
     assert src.baseline(tb) == pytest.approx(1 / 3)
 
 
-def test_augmentation_touches_training_queries_only():
+def _is_exact_image(got, ref):
+    return any(torch.equal(got, torch.rot90(r, k, (-2, -1)))
+               for r in (ref, ref.flip(-1)) for k in range(4))
+
+
+def test_augmentation_touches_queries_only_at_training_and_test():
+    """The benchmark's protocol: query images of every episode are transformed, supports
+    never; test episodes have their own fixed seeds; clean() gives the clean queries;
+    augment_training=False leaves training clean and the test augmented."""
     bg, ev = _toy_classes(4, 5, seed=1), _toy_classes(4, 5, seed=2)
     aug = Augmentation.parse("flip,rot90")
     src = EpisodeSource(bg, ev, ways=2, shots=1, queries=4, augment=aug, test_episodes=3)
     plain = EpisodeSource(bg, ev, ways=2, shots=1, queries=4, augment=None, test_episodes=3)
     idx = torch.arange(6)
-    a, p = src.train_batch(idx), plain.train_batch(idx)
-    xs_a, _, xq_a, _ = a.tensors()
-    xs_p, _, xq_p, _ = p.tensors()
-    assert torch.equal(xs_a, xs_p)  # supports untouched
-    assert not torch.equal(xq_a, xq_p)  # queries transformed
-    # each query image is an exact flip/rotation of the plain one (pixels permuted)
-    for got, ref in zip(xq_a.flatten(0, 1), xq_p.flatten(0, 1)):
-        assert any(torch.equal(got, torch.rot90(r, k, (-2, -1)))
-                   for r in (ref, ref.flip(-1)) for k in range(4))
-    assert torch.equal(src.train_batch(idx).xq, a.xq)  # seeded by the episode
-    assert src.test_batch().xq is None  # no augmentation at meta-test
-    xs_t, _, xq_t, _ = src.test_batch().tensors()
-    assert torch.equal(xq_t, plain.test_batch().tensors()[2])
+    for a, p in ((src.train_batch(idx), plain.train_batch(idx)),
+                 (src.test_batch(), plain.test_batch())):
+        xs_a, _, xq_a, _ = a.tensors()
+        xs_p, _, xq_p, _ = p.tensors()
+        assert torch.equal(xs_a, xs_p)  # supports untouched
+        assert not torch.equal(xq_a, xq_p)  # queries transformed
+        assert a.augmented and not p.augmented
+        # each query image is an exact flip/rotation of the plain one (pixels permuted)
+        for got, ref in zip(xq_a.flatten(0, 1), xq_p.flatten(0, 1)):
+            assert _is_exact_image(got, ref)
+        assert torch.equal(a.clean().tensors()[2], xq_p)
+    # seeded by the episode: the same episodes, the same transforms, in any selection
+    assert torch.equal(src.train_batch(idx).tensors()[2], src.train_batch(idx).tensors()[2])
+    assert torch.equal(src.test_batch().select(slice(1, 3)).tensors()[2],
+                       src.test_batch().tensors()[2][1:3])
+    no_train = EpisodeSource(bg, ev, ways=2, shots=1, queries=4, augment=aug, test_episodes=3,
+                             augment_training=False)
+    assert torch.equal(no_train.train_batch(idx).tensors()[2], plain.train_batch(idx).tensors()[2])
+    assert torch.equal(no_train.test_batch().tensors()[2], src.test_batch().tensors()[2])
 
 
 def test_episode_source_errors():
@@ -331,7 +372,7 @@ def test_train_resume_compare_discover(tmp_path):
     assert 0 <= final["test_accuracy_all"] <= 1 and final["all_test_tasks"] == 6
     assert final["chance_accuracy"] == pytest.approx(1 / 3)
     cfg = json.loads((run / "config.json").read_text())
-    assert cfg["kind"] == "fewshot" and cfg["augment"] == "rot90" and cfg["field"] == 4
+    assert cfg["kind"] == "fewshot" and cfg["augment"] == "rot90" and cfg["field"] is None and cfg["field_size"] == 4
     answer = np.load(run / "answer.npz")
     np.testing.assert_allclose(answer["conv2"], exact_blocks("c4").group_block)
     # a run stopped at step 2 and resumed equals the uninterrupted one, bitwise
@@ -348,10 +389,16 @@ def test_train_resume_compare_discover(tmp_path):
     code, out, err = _cli("compare", str(run), "--json", "--tasks", "6", "--plot")
     assert code == 0, err
     cmp = json.loads(out)
-    assert cmp["group"] == "c4" and set(cmp["layers"]) == {"conv1", "conv2"}
+    assert cmp["group"] == "c4" and set(cmp["layers"]) == {"conv1", "conv2", "head"}
+    assert 0 <= cmp["test_accuracy"] <= 1 and 0 <= cmp["test_accuracy_clean"] <= 1
     lay = cmp["layers"]["conv2"]
     assert lay["learned_dimension"] == lay["exact_dimension"] == 36
     assert 0 <= lay["exact_in_learned"] <= 1 and len(lay["principal_cosines"]) == 36
+    # the relabelled share is the best over channel orders: at least the stored order's
+    assert lay["energy_in_exact"] >= lay["energy_in_exact_canonical"] - 1e-12
+    assert sorted(lay["relabelling"]) == [0, 1, 2, 3]
+    assert 0 < lay["random_energy_in_exact"] < 1
+    assert all(cmp["layers"][n]["adaptation"] > 0 for n in ("conv1", "conv2", "head"))
     assert set(cmp["invariance"]) == {"rot90"}
     assert Path(cmp["plot"]).is_file()
     code, out, err = _cli("discover", str(run), "--layer", "conv2", "--json")
@@ -368,6 +415,9 @@ def test_oracle_run_is_invariant_and_discovered(tmp_path):
     cmp = json.loads(out)
     assert cmp["layers"]["conv2"]["subspace_distance"] < 1e-6
     assert cmp["layers"]["conv1"]["exact_in_learned"] == pytest.approx(1.0)
+    assert cmp["layers"]["conv2"]["energy_in_exact"] == pytest.approx(1.0)
+    # invariant: the augmented queries score as the clean ones
+    assert cmp["test_accuracy"] == pytest.approx(cmp["test_accuracy_clean"])
     assert all(e["relative_error"] < 1e-4 for e in cmp["invariance"].values())
     code, out, err = _cli("discover", str(run), "--layer", "conv1", "--json")
     assert code == 0, err
@@ -378,7 +428,7 @@ def test_oracle_run_is_invariant_and_discovered(tmp_path):
                 str(maml))[0] == 0
     code, out, err = _cli("compare", str(maml), "--json", "--tasks", "6")
     cmp_m = json.loads(out)
-    assert set(cmp_m["invariance"]) == {"flip", "rot90"}
+    assert set(cmp_m["invariance"]) == {"flip", "vflip", "rot90"}
     assert all(e["relative_error"] > 1e-3 for e in cmp_m["invariance"].values())
     code, _, err = _cli("discover", str(maml))
     assert code == 2 and "no learned sharing" in err
@@ -459,13 +509,39 @@ def test_msr_rank_option():
     assert low.conv1.U_block.shape == (36, 5) and low.head.U.shape == (4, 1)
     with pytest.raises(SpecError, match="exceeds the 144 entries"):
         build_convnet("msr", in_channels=1, classes=5, channels=8, group="c4", rank=145)
-    with pytest.raises(SpecError, match="oracle's ranks"):
+    with pytest.raises(SpecError, match="--rank applies to --model msr"):
         build_convnet("oracle", in_channels=1, classes=5, channels=8, group="c4", rank=36)
+    # msr-square is msr with square blocks
+    named = build_convnet("msr-square", in_channels=1, classes=5, channels=8, group="c4")
+    assert named.conv2.U_block.shape == (144, 144) and named.head.U.shape == (4, 4)
+
+
+def test_kron_model_is_the_papers_msr_conv():
+    """msr-kron: W = v x_1 A_out x_2 A_in x_3 A_k with identity factors at the start, so
+    it starts as a plain conv4 with the same widths as every other model."""
+    torch.manual_seed(0)
+    kron = build_convnet("msr-kron", in_channels=1, classes=5, channels=8, group="c4")
+    maml = build_convnet("maml", in_channels=1, classes=5, channels=8, group="c4")
+    widths = [c.out_channels for _, c in kron.conv_layers()]
+    assert widths == [c.out_channels for _, c in maml.conv_layers()] == [8, 8, 8, 32]
+    conv = kron.conv2
+    assert torch.equal(conv.A_out, torch.eye(8)) and torch.equal(conv.A_k, torch.eye(9))
+    torch.testing.assert_close(conv.weight.reshape(8, 8, 9), conv.v.detach())
+    with torch.no_grad():  # the factors act on their own modes
+        conv.A_out.copy_(torch.randn(8, 8))
+        conv.A_in.copy_(torch.randn(8, 8))
+        conv.A_k.copy_(torch.randn(9, 9))
+    want = torch.einsum("oa,ib,pc,abc->oip", conv.A_out, conv.A_in, conv.A_k, conv.v)
+    torch.testing.assert_close(conv.weight.reshape(8, 8, 9), want, rtol=1e-4, atol=1e-4)
+    x = torch.randn(3, 1, 28, 28)
+    assert kron(x).shape == (3, 5)
+    with pytest.raises(SpecError, match="--field-size applies"):
+        build_convnet("msr-kron", in_channels=1, classes=5, channels=8, group="c4", field=2)
 
 
 def test_square_identity_block_reproduces_conv_weights():
     torch.manual_seed(3)
-    layer_net = build_convnet("msr", in_channels=1, classes=3, channels=8, blocks=2,
+    layer_net = build_convnet("msr", in_channels=1, classes=3, channels=8, blocks=3,
                               group="c4", rank=144)
     conv = layer_net.conv2
     with torch.no_grad():
@@ -494,31 +570,60 @@ def test_energy_share():
 
 def test_reproduce_table3_tiny(tmp_path):
     out = tmp_path / "t3"
-    code, stdout, err = _cli("reproduce", "table3", "--steps", "2", "--channels", "4",
-                             "--settings", "3x1", "--test-episodes", "4", "--quiet", "--json",
-                             "--glyph-alphabets", "1", "--glyph-characters", "6",
-                             "--out", str(out))
+    args = ["reproduce", "table3", "--steps", "2", "--channels", "4", "--settings", "3x1",
+            "--test-episodes", "4", "--quiet", "--json", "--glyph-alphabets", "1",
+            "--glyph-characters", "6", "--out", str(out)]
+    code, stdout, err = _cli(*args)
     assert code == 0, err
     result = json.loads(stdout)
-    labels = [r["label"] for r in result["rows"]]
-    assert labels == ["msr", "msr-square", "maml+aug", "maml", "oracle"]
-    by = {r["label"]: r for r in result["rows"]}
-    assert by["maml"]["augment"] == "none" and by["msr"]["augment"] == "flip,rotate:30,crop:0.8"
-    assert by["oracle"]["energy_in_exact"] == pytest.approx(1.0)
-    assert by["msr"]["random_energy_in_exact"] == pytest.approx(0.5)  # |G| k^2 / |G|^2 k^2
-    assert all(r["test_episodes"] == 4 for r in result["rows"])
-    assert by["oracle"]["invariance"]["flip"]["relative_error"] < 1e-4
-    assert [v["model"] for v in result["verdicts"]] == ["msr", "msr-square"]
-    v = result["verdicts"][0]
+    labels = [r["model"] for r in result["rows"]]
+    assert labels == ["msr", "msr-square", "msr-kron", "maml+aug", "maml", "oracle"]
+    by = {r["model"]: r for r in result["rows"]}
+    paper = "flip,vflip,rotate:30,crop:0.8"
+    assert by["maml"]["augment"] == "none" and by["msr"]["augment"] == paper
+    assert all(r["test_augment"] == paper for r in result["rows"])
+    assert result["group"] == "klein"
+    assert by["oracle"]["u_energy_exact"] == pytest.approx(1.0)
+    assert by["maml"]["u_energy_exact"] is None and by["maml+aug"]["u_energy_exact"] is None
+    for label in ("msr", "msr-square", "msr-kron"):
+        assert 0 < by[label]["u_energy_random"] < 1
+    for r in result["rows"]:
+        assert r["test_episodes"] == 4 and set(r["step_sizes"]) >= {"conv1.v", "conv4.v"} or \
+            set(r["step_sizes"]) >= {"conv1.weight_", "conv4.weight_"}
+        for key in ("accuracy", "accuracy_clean"):
+            assert 0 <= r[key] <= 1 and r[key + "_ci95"] >= 0
+    assert by["oracle"]["invariance_error"] < 1e-4
+    (v,) = result["verdicts"]
     assert v["msr_beats_maml_aug"] == (v["msr_minus_maml_aug"] > v["combined_ci95"])
+    assert v["best_msr"] in ("msr", "msr-square", "msr-kron")
     md = (out / "table3.md").read_text()
     assert "| 3-way 1-shot |" in md and "Targets (computed, not tuned)" in md
-    assert json.loads((out / "table3.json").read_text())["rows"][0]["label"] == "msr"
+    assert json.loads((out / "table3.json").read_text())["rows"][0]["model"] == "msr"
+    # a rerun continues: every run is finished, so nothing is trained again
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/final.json")}
+    code, stdout2, err = _cli(*args)
+    assert code == 0, err
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/final.json")} == stamps
+    assert json.loads(stdout2)["rows"] == result["rows"]
+    # an interrupted table: one run without its final.json is resumed from its checkpoint
+    run = out / "3w1s-maml"
+    (run / "final.json").unlink()
+    (out / "3w1s-maml.row.json").unlink()
+    code, stdout3, err = _cli(*args)
+    assert code == 0, err
+    assert (run / "final.json").is_file()
+    assert json.loads(stdout3)["rows"][4]["accuracy"] == by["maml"]["accuracy"]
+    # other settings in the same folder are refused, not mixed in
+    code, _, err = _cli(*[a if a != "4" else "8" for a in args[:6]], *args[6:])
+    assert code == 2 and "other settings" in err, err
+    code, _, err = _cli(*[a if a != "2" else "1" for a in args])
+    assert code == 2 and "trained for 2 steps" in err, err
 
 
 @pytest.mark.parametrize("flags,message", [
     (["table3", "--fields", "3"], "--fields does not apply to table3"),
-    (["table3", "--augment", "none"], "oracle row needs one"),
+    (["table3", "--augment", "none"], "give an augmentation"),
+    (["table3", "--augment", "rotate:30"], "the oracle and msr rows need one"),
     (["table3", "--settings", "1x1"], "need at least 2 ways"),
     (["table3", "--models", "msr-fc"], "table3 models are"),
     (["table1", "--settings", "5x1"], "--settings applies only to table3"),

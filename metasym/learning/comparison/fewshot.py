@@ -1,35 +1,45 @@
 r"""Learned versus exact, layer by layer, for a few-shot run (``metasym compare``).
 
-For every convolution whose field size is the order of the augmentation's group ``G``
-(``flip``, ``c4``, ``d4``), the learned sharing block ``U_block`` is compared with the
-exact block ``B`` of that layer (lifting for the first, group convolution for the
-others, :class:`~metasym.learning.models.convnet.ExactBlocks`):
+The benchmark's figures first: the accuracy on the test episodes' *augmented* queries
+after adapting on clean supports (``test_accuracy``) and on the same episodes' clean
+queries (``test_accuracy_clean``).
 
-* principal angles between ``span(U_block)`` and ``span(B)`` (cosines, and
-  :func:`~metasym.learning.comparison.subspaces.subspace_distance`, the sine of the largest angle);
-* containment both ways, :math:`\|Q_B^\top Q_U\|_F^2 / \dim`: the fraction of the exact
-  space inside the learned one (1: MSR can express every group convolution of the layer)
-  and of the learned space inside the exact one (1: every weight MSR can produce is
-  equivariant);
+For every convolution whose field size is the order of the augmentation's exact group
+``G`` (``flip``, ``vflip``, ``klein``, ``c4``, ``d4``), the learned sharing block
+``U_block`` is compared with the exact block ``B`` of that layer (lifting for the first,
+group convolution for the others, :class:`~metasym.learning.models.convnet.ExactBlocks`).
+A network realises a symmetry with the channels of a field in any order, so every figure
+is taken at the **best relabelling** of each layer's output channels
+(:func:`~metasym.learning.comparison.subspaces.relabelled_energy_share`, all
+:math:`|G|!` orders tried exactly), chained through the network: a layer's input
+channels carry the relabelling found for the layer below. Per layer:
+
 * the share of ``U``'s energy in the exact space, :math:`\|P_B U\|_F^2 / \|U\|_F^2`
   (``U U^T`` is the metric of the inner step, :math:`\Delta W = -\alpha\, U U^\top
-  \nabla_W L`): 1 when every direction the inner loop can move in is equivariant,
-  :math:`\dim B / \text{rows}` for a random ``U``; meaningful for any rank, including a
-  square ``U_block`` (whose span is everything) -- and the principal angles of the
-  leading :math:`\dim B` left singular vectors of ``U`` against ``B``;
-* the distance of the *adapted* weights of held-out episodes to the exact space,
-  :math:`\|W - P W\|_F / \|W\|_F` with ``P`` the projection onto
-  :math:`I \otimes \mathrm{span}(B)`, for every model -- MAML's channels read in the same
-  field layout (note: MAML may realise a symmetry in another channel order, which this
-  figure cannot see; the invariance figures below can).
+  \nabla_W L`): 1 when every direction the inner loop can move in is equivariant; the
+  same search on a random ``U`` of the same shape gives the chance level (about
+  :math:`\dim B / \text{rows}`); meaningful for any rank, a square ``U_block`` included;
+* principal angles between ``span(U_block)`` and ``span(B)`` (cosines, and
+  :func:`~metasym.learning.comparison.subspaces.subspace_distance`), containment both
+  ways, and the principal angles of the leading :math:`\dim B` left singular vectors of
+  ``U``;
+* how much the layer adapts: :math:`\|W' - W_0\|_F / \|W_0\|_F` of the adapted weights
+  of held-out episodes (a layer that does not adapt makes its ``U`` irrelevant);
+* the distance of the adapted weights to the exact space, :math:`\|W - P W\|_F /
+  \|W\|_F` (``P`` the projection onto :math:`I \otimes \mathrm{span}(B)`, relabelled),
+  for the MSR models and the oracle; MAML's channels are read in the canonical layout.
+
+``msr-kron``'s factors mix all channels of a layer, so it has no field-pair block: its
+energy share is taken over the whole layer in the canonical field layout (noted).
 
 For the whole adapted network: the invariance error of its logits to each exact
-transform of the grid (flip, 90-degree rotation) on held-out query sets
-(:func:`~metasym.learning.comparison.fewshot.invariance_errors`), and the test accuracy.
+generator of the group (left-right flip, up-down flip, quarter turn) on held-out clean
+query sets (:func:`invariance_errors`).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -39,27 +49,61 @@ from torch import Tensor
 
 from metasym.errors import MetasymError
 from metasym.learning.comparison.subspaces import (
-    containment,
-    energy_share,
-    leading_subspace,
     orthonormal_basis,
-    principal_cosines,
-    subspace_distance,
+    relabelled_energy_share,
 )
 from metasym.learning.engine.protocol import Comparison
 from metasym.learning.stats import mean_ci95
 
 __all__ = ["compare_fewshot", "invariance_errors", "field_span_error", "grid_transforms",
-           "fewshot_rows", "plot_fewshot_comparison"]
+           "relabel_rows", "kron_energy_share", "fewshot_rows", "plot_fewshot_comparison"]
+
+#: The exact generators of each pixel group, as image transforms.
+_GENERATORS = {"flip": ("flip",), "vflip": ("vflip",), "klein": ("flip", "vflip"),
+               "c4": ("rot90",), "d4": ("flip", "rot90"), None: ("flip", "vflip", "rot90")}
+_TRANSFORMS: dict[str, Callable[[Tensor], Tensor]] = {
+    "flip": lambda x: x.flip(-1), "vflip": lambda x: x.flip(-2),
+    "rot90": lambda x: torch.rot90(x, 1, (-2, -1))}
 
 
-def grid_transforms(group: str | None) -> dict[str, Any]:
-    """The exact image transforms of a group's generators (``flip``: left-right flip,
-    ``rot90``: quarter turn as ``torch.rot90``); both when ``group`` is ``None``."""
-    flip = ("flip", lambda x: x.flip(-1))
-    rot = ("rot90", lambda x: torch.rot90(x, 1, (-2, -1)))
-    chosen = {"flip": [flip], "c4": [rot], "d4": [flip, rot], None: [flip, rot]}[group]
-    return dict(chosen)
+def grid_transforms(group: str | None) -> dict[str, Callable[[Tensor], Tensor]]:
+    """The exact image transforms of a pixel group's generators (``flip``: left-right,
+    ``vflip``: up-down, ``rot90``: a quarter turn as ``torch.rot90``); all three when
+    ``group`` is ``None``."""
+    return {name: _TRANSFORMS[name] for name in _GENERATORS[group]}
+
+
+def relabel_rows(U: np.ndarray, sigma: np.ndarray, tau: np.ndarray, d_out: int,
+                 d_in: int) -> np.ndarray:
+    """Rows of a field-pair block ``(o, i, p)`` moved to ``(sigma[o], tau[i], p)``."""
+    k2 = U.shape[0] // (d_out * d_in)
+    out = np.empty_like(U)
+    out.reshape(d_out, d_in, k2, -1)[np.asarray(sigma)[:, None], np.asarray(tau)[None, :]] = (
+        U.reshape(d_out, d_in, k2, -1))
+    return out
+
+
+def kron_energy_share(A_out: np.ndarray, A_in: np.ndarray, A_k: np.ndarray, block: np.ndarray,
+                      d_out: int, d_in: int) -> float:
+    r"""Share of a Kronecker ``U = A_{out} \otimes A_{in} \otimes A_k``'s energy in the
+    exact space :math:`I \otimes \mathrm{span}(B)` of a whole layer, channels in fields of
+    ``d_out`` / ``d_in`` consecutive channels: :math:`\mathrm{tr}(P M) / \mathrm{tr}(M)`,
+    :math:`M = U U^\top = M_{out} \otimes M_{in} \otimes M_k`, summed field pair by
+    field pair (``P`` is block-diagonal over them)."""
+    Mo, Mi, Mk = (np.asarray(a, np.float64) @ np.asarray(a, np.float64).T
+                  for a in (A_out, A_in, A_k))
+    Q = orthonormal_basis(block)
+    k2 = Mk.shape[0]
+    Qr = Q.reshape(d_out, d_in, k2, -1)
+    inside = 0.0
+    for fo in range(Mo.shape[0] // d_out):
+        so = slice(fo * d_out, (fo + 1) * d_out)
+        for fi in range(Mi.shape[0] // d_in):
+            si = slice(fi * d_in, (fi + 1) * d_in)
+            # tr(Q^T (Mo_f (x) Mi_f (x) Mk) Q) without forming the Kronecker product
+            inside += float(np.einsum("aipc,ab,ij,pq,bjqc->", Qr, Mo[so, so], Mi[si, si], Mk,
+                                      Qr, optimize=True))
+    return inside / float(np.trace(Mo) * np.trace(Mi) * np.trace(Mk))
 
 
 def field_span_error(W: np.ndarray, block: np.ndarray, d_out: int, d_in: int) -> np.ndarray:
@@ -109,26 +153,33 @@ def invariance_errors(learner: Any, batch: Any,
 
 def fewshot_rows(f: dict[str, Any]) -> list[tuple[str, Any]]:
     """What ``metasym compare`` prints for a few-shot run, in order."""
-    acc = f.get("test_accuracy")
+
+    def acc(key: str) -> str | None:
+        v = f.get(key)
+        return None if v is None else (f"{v:.4f} +- {f[key + '_ci95']:.4f} "
+                                        f"({f['episodes']} episodes)")
+
     rows: list[tuple[str, Any]] = [
-        ("test accuracy (episodes compared)",
-         None if acc is None else f"{acc:.4f} +- {f['test_accuracy_ci95']:.4f} "
-         f"({f['episodes']} episodes)"),
+        ("test accuracy, augmented queries", acc("test_accuracy")),
+        ("test accuracy, clean queries", acc("test_accuracy_clean")),
         ("exact group of the augmentation", f.get("group") or "none"),
     ]
     for name, lay in f["layers"].items():
-        rows.append((f"{name}: learned / exact dimension",
-                     f"{lay['learned_dimension'] if lay['learned_dimension'] is not None else 'n/a'}"
-                     f" / {lay['exact_dimension'] if lay['exact_dimension'] is not None else 'n/a'}"))
+        dims = (f"{'n/a' if lay['learned_dimension'] is None else lay['learned_dimension']}"
+                f" / {'n/a' if lay['exact_dimension'] is None else lay['exact_dimension']}")
+        rows.append((f"{name}: learned / exact dimension", dims))
+        if lay.get("energy_in_exact") is not None:
+            rows.append((f"{name}: U energy in exact space",
+                         f"{lay['energy_in_exact']:.4f} (random U: "
+                         f"{lay['random_energy_in_exact']:.4f})"))
         if lay.get("subspace_distance") is not None:
             rows += [(f"{name}: subspace distance (sin max angle)", lay["subspace_distance"]),
                      (f"{name}: mean principal cosine", lay["mean_principal_cosine"]),
                      (f"{name}: exact inside learned", lay["exact_in_learned"]),
                      (f"{name}: learned inside exact", lay["learned_in_exact"]),
-                     (f"{name}: U energy in exact space",
-                      f"{lay['energy_in_exact']:.4f} (random U: "
-                      f"{lay['random_energy_in_exact']:.4f})"),
                      (f"{name}: leading subspace mean cosine", lay["leading_mean_cosine"])]
+        if lay.get("adaptation") is not None:
+            rows.append((f"{name}: adaptation |W' - W0| / |W0|", lay["adaptation"]))
         if lay.get("adapted_span_error") is not None:
             rows.append((f"{name}: adapted W distance to exact", lay["adapted_span_error"]))
     for t, e in (f.get("invariance") or {}).items():
@@ -137,10 +188,71 @@ def fewshot_rows(f: dict[str, Any]) -> list[tuple[str, Any]]:
     return rows
 
 
+def _subspace_figures(U: np.ndarray, qB: np.ndarray) -> dict[str, Any]:
+    """Principal angles, containment both ways and the leading directions of ``U``
+    against the orthonormal ``qB``, from one SVD of ``U`` (what
+    :func:`~metasym.learning.comparison.subspaces.principal_cosines`,
+    :func:`~metasym.learning.comparison.subspaces.containment` and
+    :func:`~metasym.learning.comparison.subspaces.leading_subspace` compute, without
+    orthonormalising the same matrices again for each)."""
+    u, sv, _ = np.linalg.svd(U, full_matrices=False)
+    qU = u[:, sv > sv[0] * 1e-10] if sv.size and sv[0] > 0 else u[:, :0]
+    M = qB.T @ qU
+    cos = np.clip(np.linalg.svd(M, compute_uv=False), 0.0, 1.0)
+    lead = np.clip(np.linalg.svd(qB.T @ u[:, :qB.shape[1]], compute_uv=False), 0.0, 1.0)
+    inside = float(np.square(M).sum())
+
+    def dist(Q: np.ndarray) -> float:
+        # the sine of the largest angle from the residual of the smaller space (accurate
+        # for small angles, where 1 - cos^2 cancels)
+        small, big = (qB, Q) if Q.shape[1] >= qB.shape[1] else (Q, qB)
+        if small.shape[1] == 0:
+            return 1.0
+        res = small - big @ (big.T @ small)
+        return float(np.clip(np.linalg.svd(res, compute_uv=False).max(), 0.0, 1.0))
+
+    return {"subspace_distance": dist(qU), "mean_principal_cosine": float(np.mean(cos)),
+            "principal_cosines": [float(c) for c in cos],
+            "exact_in_learned": inside / qB.shape[1],
+            "learned_in_exact": inside / qU.shape[1] if qU.shape[1] else float("nan"),
+            "leading_subspace_distance": dist(u[:, :qB.shape[1]]),
+            "leading_mean_cosine": float(np.mean(lead)),
+            "leading_principal_cosines": [float(c) for c in lead]}
+
+
+def _layer_weights(layer: Any, inner: dict[str, Tensor]) -> Tensor:
+    """``(T, out, in*k*k)`` (conv) or ``(T, classes, features)`` (head) weights of
+    per-episode inner parameters."""
+    if hasattr(layer, "weights"):
+        return layer.weights(inner)
+    if "v" in inner:  # FieldHead
+        T = inner["v"].shape[0]
+        return torch.einsum("tnfr,ir->tnfi", inner["v"], layer.U).reshape(T, layer.classes, -1)
+    return inner["weight"]
+
+
+def _adaptation(layer: Any, inner: dict[str, Tensor]) -> float | None:
+    r"""Mean over episodes of :math:`\|W' - W_0\|_F / \|W_0\|_F`."""
+    if not inner:
+        return None
+    with torch.no_grad():
+        W1 = _layer_weights(layer, inner).double()
+        W0 = layer.weight.detach().double().reshape(1, *W1.shape[1:])
+        den = float(W0.norm())
+        return float(((W1 - W0).flatten(1).norm(dim=1) / den).mean()) if den > 0 else None
+
+
+def _progress(total: int, show: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="compare", unit="part", file=sys.stderr,
+                disable=not show or not sys.stderr.isatty(), dynamic_ncols=True)
+
+
 def compare_fewshot(record: Any, learner: Any, source: Any, n_tasks: int,
-                    problem: Any) -> Comparison:
+                    problem: Any, progress: bool = True) -> Comparison:
     """The comparison of the module docstring, on the first ``n_tasks`` test episodes."""
-    from metasym.learning.models.conv import MSRConv2d
+    from metasym.learning.models.conv import MSRConv2d, SquareMSRConv2d
     from metasym.learning.models.convnet import exact_blocks
 
     cfg = record.config
@@ -148,71 +260,119 @@ def compare_fewshot(record: Any, learner: Any, source: Any, n_tasks: int,
     exact = exact_blocks(group) if group is not None else None
     net = learner.model
     n = min(n_tasks, source.n_test)
+    convs = net.conv_layers()
+    bar = _progress(3 + len(convs), progress)
     batch = source.test_batch(n)
     values = learner.evaluate(batch)
     acc, ci = mean_ci95(values["accuracy"])
+    clean = values.get("accuracy_clean")
+    acc_c, ci_c = mean_ci95(clean) if clean is not None else (None, None)
+    bar.update(1)
     notes: list[str] = []
     # adapted inner parameters of (at most) 50 held-out episodes
     sub = batch.select(slice(0, min(n, 50)))
     xs, ys, _, _ = sub.tensors()
     adapted = learner.adapt(xs, ys)
+    bar.update(1)
+
+    def inner_of(name: str) -> dict[str, Tensor]:
+        return {nm.split(".", 1)[1]: t for nm, t in adapted.items()
+                if nm.startswith(name + ".")}
+
     layers: dict[str, Any] = {}
     arrays: dict[str, Any] = {"cosines": {}}
-    for i, (name, conv) in enumerate(net.conv_layers(), 1):
+    rng = np.random.default_rng(0)
+    tau = tau_random = np.arange(1)
+    relabelled = False
+    for i, (name, conv) in enumerate(convs, 1):
         lay: dict[str, Any] = {"learned_dimension": None, "exact_dimension": None,
+                               "energy_in_exact": None, "random_energy_in_exact": None,
+                               "energy_in_exact_canonical": None, "relabelling": None,
                                "subspace_distance": None, "mean_principal_cosine": None,
                                "principal_cosines": None, "exact_in_learned": None,
-                               "learned_in_exact": None, "energy_in_exact": None,
-                               "leading_subspace_distance": None,
-                               "leading_mean_cosine": None, "adapted_span_error": None}
+                               "learned_in_exact": None, "leading_subspace_distance": None,
+                               "leading_mean_cosine": None, "adaptation": None,
+                               "adapted_span_error": None}
         block = exact.block(i) if exact is not None else None
+        d = exact.order if exact is not None else 1
+        d_in = 1 if i == 1 else d
         if block is not None:
             lay["exact_dimension"] = int(block.shape[1])
-        d_in = 1 if i == 1 else (exact.order if exact is not None else 1)
+        sigma = np.arange(d)
         if isinstance(conv, MSRConv2d):
             lay["learned_dimension"] = int(conv.rank)
             if block is not None and conv.U_block.shape[0] == block.shape[0]:
                 U = conv.U_block.detach().double().cpu().numpy()
-                cos = principal_cosines(U, block)
-                lead = leading_subspace(U, block.shape[1])
-                lead_cos = principal_cosines(lead, block)
-                lay.update(subspace_distance=subspace_distance(U, block),
-                           mean_principal_cosine=float(np.mean(cos)),
-                           principal_cosines=[float(c) for c in cos],
-                           exact_in_learned=containment(block, U),
-                           learned_in_exact=containment(U, block),
-                           energy_in_exact=energy_share(U, block),
-                           random_energy_in_exact=block.shape[1] / block.shape[0],
-                           leading_subspace_distance=subspace_distance(lead, block),
-                           leading_mean_cosine=float(np.mean(lead_cos)))
+                share, sigma = relabelled_energy_share(U, block, d, d_in, tau)
+                R = rng.standard_normal(U.shape)
+                share_r, sig_r = relabelled_energy_share(R, block, d, d_in, tau_random)
+                Ur = relabel_rows(U, sigma, tau, d, d_in)
+                qB = orthonormal_basis(block)
+                fig = _subspace_figures(Ur, qB)
+                lay.update(energy_in_exact=share, random_energy_in_exact=share_r,
+                           energy_in_exact_canonical=float(
+                               np.square(qB.T @ U).sum() / np.square(U).sum()),
+                           relabelling=[int(x) for x in sigma], **fig)
+                lead_cos = np.asarray(fig["leading_principal_cosines"])
+                tau_random = sig_r
+                relabelled = True
                 arrays["cosines"][name] = lead_cos
             elif block is not None:
                 notes.append(f"{name}: field size {conv.field_out} is not |G| = "
                              f"{exact.order}: no block-by-block comparison")
-        if block is not None:
-            inner = {nm.split(".", 1)[1]: t for nm, t in adapted.items()
-                     if nm.startswith(name + ".")}
+        elif isinstance(conv, SquareMSRConv2d):
+            lay["learned_dimension"] = int(conv.out_channels * conv.q)
+            if block is not None:
+                with torch.no_grad():
+                    A = [a.detach().double().cpu().numpy() for a in (conv.A_out, conv.A_in,
+                                                                     conv.A_k)]
+                Rk = [rng.standard_normal(a.shape) for a in A]
+                lay["energy_in_exact"] = kron_energy_share(*A, block, d, d_in)
+                lay["random_energy_in_exact"] = kron_energy_share(*Rk, block, d, d_in)
+        lay["adaptation"] = _adaptation(conv, inner_of(name))
+        if block is not None and inner_of(name):
             with torch.no_grad():
-                W = conv.weights(inner).double().cpu().numpy()
-            if W.shape[1] % exact.order == 0:
+                W = conv.weights(inner_of(name)).double().cpu().numpy()
+            if W.shape[1] % d == 0 and W.shape[2] % d_in == 0:
+                # the relabelling found for U, applied to the adapted weights
+                c_out, q = W.shape[1], W.shape[2]
+                k2 = conv.kernel ** 2
+                Wr = W.reshape(len(W), c_out // d, d, q // (d_in * k2), d_in, k2)
+                Wr = Wr[:, :, np.argsort(sigma)][:, :, :, :, np.argsort(tau) if d_in > 1
+                                                  else slice(None)]
                 lay["adapted_span_error"] = float(
-                    field_span_error(W, block, exact.order, d_in).mean())
+                    field_span_error(Wr.reshape(W.shape), block, d, d_in).mean())
+        tau = sigma
         layers[name] = lay
+        bar.update(1)
+    layers["head"] = {"learned_dimension": None, "exact_dimension": None,
+                      "adaptation": _adaptation(net.head, inner_of("head"))}
     if exact is None:
-        notes.append(f"--augment {problem.options(cfg).augment}: no exact group (flip, rot90), "
-                     "so no exact pattern to compare with; invariance to flip and rot90 is "
-                     "still measured")
+        notes.append(f"--augment {problem.options(cfg).augment}: no exact group (flip, vflip, "
+                     "rot90), so no exact pattern to compare with; invariance to the three "
+                     "is still measured")
+    if relabelled:
+        notes.append("every layer's U is compared at the best relabelling of its output "
+                     "channels (all |G|! tried; the input channels carry the layer below's): "
+                     "energy_in_exact_canonical is the figure in the stored order")
+    if any(isinstance(c, SquareMSRConv2d) for _, c in convs) and exact is not None:
+        notes.append("msr-kron: U = A_out (x) A_in (x) A_k mixes all channels; its energy "
+                     "share is over whole layers in the canonical field layout")
     if cfg.model == "oracle":
         notes.append("oracle: every U is the frozen exact block")
     if cfg.model == "maml":
         notes.append("maml: no U; the adapted weights are read in fields of |G| consecutive "
                      "channels")
-    inv = invariance_errors(learner, batch.select(slice(0, min(n, 100))), grid_transforms(group))
-    figures = {"group": group, "test_accuracy": acc, "test_accuracy_ci95": ci, "episodes": n,
-               "layers": layers, "invariance": inv,
+    inv = invariance_errors(learner, batch.select(slice(0, min(n, 100))).clean(),
+                            grid_transforms(group))
+    bar.update(1)
+    bar.close()
+    figures = {"group": group, "test_accuracy": acc, "test_accuracy_ci95": ci,
+               "test_accuracy_clean": acc_c, "test_accuracy_clean_ci95": ci_c,
+               "episodes": n, "layers": layers, "invariance": inv,
                "invariance_measure": "relative ||f(gX) - f(X)||_F / ||f(X)||_F of the adapted "
-                                     "network's query logits, mean over up to 100 held-out "
-                                     "episodes",
+                                     "network's logits on clean query sets, mean over up to "
+                                     "100 held-out episodes",
                "adapted_episodes": int(len(sub))}
     arrays["invariance"] = {t: e["relative_error"] for t, e in inv.items()}
     return Comparison(str(record.path), problem.display_name(cfg), cfg.model,

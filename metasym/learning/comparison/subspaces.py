@@ -18,7 +18,9 @@ Measures (all pure NumPy/SciPy; scikit-learn is not needed):
 * :func:`adjusted_rand_index` -- agreement of two partitions, corrected for chance
   (Hubert & Arabie 1985): 1 identical, about 0 for independent labellings.
 * :func:`containment`, :func:`energy_share`, :func:`leading_subspace` -- how much of
-  one space lies in another, and where a (possibly full-rank) ``U`` puts its weight.
+  one space lies in another, and where a (possibly full-rank) ``U`` puts its weight;
+  :func:`relabelled_energy_share` the same for a conv block, at the best relabelling of
+  the channels of a field (a network may realise a symmetry in any channel order).
 * Equivariance error of *adapted* layers (per held-out task, after the inner loop).
 """
 
@@ -36,6 +38,7 @@ __all__ = [
     "containment",
     "energy_share",
     "leading_subspace",
+    "relabelled_energy_share",
     "adjusted_rand_index",
     "recover_partition",
     "shift_equivariance_error",
@@ -214,3 +217,65 @@ def leading_subspace(U: np.ndarray, dim: int) -> np.ndarray:
     """The ``dim`` leading left singular vectors of ``U`` (the directions it amplifies)."""
     u, _, _ = np.linalg.svd(np.asarray(U, dtype=np.float64), full_matrices=False)
     return u[:, :dim]
+
+
+#: Largest field whose relabellings :func:`relabelled_energy_share` tries (8! = 40,320).
+MAX_RELABELLED_FIELD = 8
+
+
+def relabelled_energy_share(U: np.ndarray, B: np.ndarray, d_out: int, d_in: int,
+                            in_labels: np.ndarray | None = None
+                            ) -> tuple[float, np.ndarray]:
+    r"""Share of ``U``'s energy in the exact space ``span(B)`` of a conv block, at the best
+    relabelling of its output channels.
+
+    Rows of ``U`` and ``B`` are indexed ``(o, i, p)``: output channel of the field,
+    input channel, kernel position (``d_out d_in k^2`` rows). A network realises the same
+    symmetry with its channels in any order, so the learned channel ``o`` may play the
+    part of exact channel :math:`\sigma(o)`; the input channels are relabelled by
+    ``in_labels`` (:math:`\tau`, the previous layer's :math:`\sigma`; identity by
+    default). Returns :math:`\max_\sigma \|P_B \Pi_{\sigma\tau} U\|_F^2 / \|U\|_F^2` and
+    the maximising :math:`\sigma` (``sigma[o]`` = exact label of learned channel ``o``).
+
+    All :math:`d_{out}!` relabellings are tried exactly, without forming them: with
+    :math:`M = U U^\top` and :math:`P = Q_B Q_B^\top`, the energy is
+    :math:`\sum_{o,o'} A[o, o', \sigma o, \sigma o']` where
+    :math:`A[o, o', a, a'] = \sum_{i, i', p, p'} P[(a, \tau i, p), (a', \tau i', p')]
+    \, M[(o, i, p), (o', i', p')]` is computed once.
+
+    >>> import numpy as np
+    >>> B = np.eye(8)[:, :2]                       # 2 output channels x 1 input x 4 positions
+    >>> U = B[[4, 5, 6, 7, 0, 1, 2, 3]]            # the same space, output channels swapped
+    >>> share, sigma = relabelled_energy_share(U, B, 2, 1)
+    >>> round(share, 6), sigma.tolist()
+    (1.0, [1, 0])
+    """
+    from itertools import permutations
+
+    U = np.asarray(U, dtype=np.float64)
+    rows = U.shape[0]
+    if d_out > MAX_RELABELLED_FIELD:
+        raise MismatchError(f"a field of {d_out} channels has {d_out}! relabellings; at most "
+                            f"{MAX_RELABELLED_FIELD} are tried")
+    if rows % (d_out * d_in) or B.shape[0] != rows:
+        raise MismatchError(f"U has {rows} rows and B {B.shape[0]}: expected d_out x d_in x "
+                            f"k^2 = {d_out} x {d_in} x k^2 rows each")
+    k2 = rows // (d_out * d_in)
+    tau = np.arange(d_in) if in_labels is None else np.asarray(in_labels, dtype=np.int64)
+    total = float(np.square(U).sum())
+    if total == 0:
+        return float("nan"), np.arange(d_out)
+    Q = orthonormal_basis(B)
+    # P with its input channels relabelled: P_tau[(a, i, p), ...] = P[(a, tau i, p), ...]
+    Qt = Q.reshape(d_out, d_in, k2, -1)[:, tau].reshape(rows, -1)
+    shape = (d_out, d_in * k2)
+    # A[o, o', a, a'] = sum_x,y Qt[(a, x)] Qt[(a', y)] M[(o, x), (o', y)], M = U U^T:
+    # through the r columns of U and the dim columns of Q, never forming M or P
+    C = np.einsum("axc,oxr->aocr", Qt.reshape(*shape, -1), U.reshape(*shape, -1))
+    A = np.einsum("aocr,bmcr->omab", C, C)
+    perms = np.array(list(permutations(range(d_out))), dtype=np.int64)
+    o = np.arange(d_out)
+    energy = A[o[None, :, None], o[None, None, :], perms[:, :, None], perms[:, None, :]]
+    energy = energy.sum(axis=(1, 2))
+    best = int(np.argmax(energy))
+    return float(energy[best] / total), perms[best]

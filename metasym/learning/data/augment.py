@@ -4,9 +4,9 @@ caller decides which images to augment).
 An :class:`Augmentation` is a frozen value parsed from a short spec
 (``"flip,rot90,rotate:30,crop:0.8"``, :meth:`Augmentation.parse`) and applied to a batch
 ``(N, C, H, W)`` with a CPU :class:`torch.Generator`. Every image gets its own independent
-transform, composed in the order **crop, rotate, rot90, flip**:
+transform, composed in the order **crop, rotate, rot90, flip, vflip**:
 
-.. math:: y = F^{f}\, R_{90}^{q}\, \mathrm{Rot}_\alpha\, \mathrm{Crop}_{b}(x),
+.. math:: y = V^{u} F^{f}\, R_{90}^{q}\, \mathrm{Rot}_\alpha\, \mathrm{Crop}_{b}(x),
 
 * ``crop`` (area fraction ``c``): a random resized crop in torchvision's
   ``RandomResizedCrop`` convention -- area fraction :math:`s \sim U[c, 1]`, aspect ratio
@@ -23,7 +23,8 @@ transform, composed in the order **crop, rotate, rot90, flip**:
 * ``rot90``: :math:`q \sim U\{0, 1, 2, 3\}` quarter turns, exactly
   ``torch.rot90(x, q, (-2, -1))`` (square images only);
 * ``flip``: :math:`f \sim U\{0, 1\}`, exactly ``x.flip(-1)`` (left-right, as
-  ``np.fliplr``).
+  ``np.fliplr``);
+* ``vflip``: :math:`u \sim U\{0, 1\}`, exactly ``x.flip(-2)`` (up-down, as ``np.flipud``).
 
 Crop and rotate are one affine resampling: output pixel :math:`p` (normalised coordinates
 of :func:`torch.nn.functional.affine_grid`, ``align_corners=False``) reads the input at
@@ -33,14 +34,15 @@ of :func:`torch.nn.functional.affine_grid`, ``align_corners=False``) reads the i
 
 with :math:`t` the crop box's centre; one batched ``affine_grid`` + ``grid_sample``
 (bilinear, zero padding) for the whole batch. ``rot90`` and ``flip`` are index
-operations, never interpolated: with only those two the output pixels are exactly
-permuted input pixels, and the transforms are the pixel-grid group named by
-:meth:`Augmentation.group_name` (``flip`` = C2, ``c4`` = C4, ``d4`` = D4; the names of
+operations, never interpolated, as are ``flip`` and ``vflip``: the output pixels are
+exactly permuted input pixels, and these transforms generate the pixel-grid group named
+by :meth:`Augmentation.group_name` (``flip`` and ``vflip`` = C2, ``klein`` = both flips,
+``c4`` = C4, ``d4`` = D4; the names of
 :func:`metasym.representations.steerable.kernel_group`).
 
 **Randomness.** All random numbers are drawn on the CPU from the given generator
 (:meth:`Augmentation.draw`), only for the active parts, in the order crop, rotate, rot90,
-flip, then moved to the images' device: the same generator state gives the same output
+flip, vflip, then moved to the images' device: the same generator state gives the same output
 on any device. :meth:`Augmentation.apply` applies a given :class:`AugmentationDraw`, so
 tests (and callers) can set the parameters by hand.
 
@@ -70,7 +72,7 @@ __all__ = [
 ]
 
 #: The augmentations, in the order of a canonical spec.
-AUGMENTATION_NAMES = ("flip", "rot90", "rotate", "crop")
+AUGMENTATION_NAMES = ("flip", "vflip", "rot90", "rotate", "crop")
 #: Degrees for ``rotate`` given without a value.
 DEFAULT_ROTATE = 30.0
 #: Smallest area fraction for ``crop`` given without a value.
@@ -81,19 +83,21 @@ _LOG_RATIO = (math.log(3 / 4), math.log(4 / 3))
 _MAX_SPEC_LENGTH = 1000
 # ASCII decimal only: float() would also accept "1_0", "３０", "nan", "inf"
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_GROUP_ORDERS = {None: 1, "flip": 2, "c4": 4, "d4": 8}
+_GROUP_ORDERS = {None: 1, "flip": 2, "vflip": 2, "klein": 4, "c4": 4, "d4": 8}
 
 
 def exact_group_order(name: str | None) -> int:
     """Order of the exact pixel-grid group named by :meth:`Augmentation.group_name`.
 
-    ``"flip"`` 2, ``"c4"`` 4, ``"d4"`` 8, ``None`` (no exact transform) 1.
+    ``"flip"`` and ``"vflip"`` 2, ``"klein"`` and ``"c4"`` 4, ``"d4"`` 8, ``None`` (no
+    exact transform) 1.
 
-    >>> [exact_group_order(n) for n in (None, "flip", "c4", "d4")]
-    [1, 2, 4, 8]
+    >>> [exact_group_order(n) for n in (None, "flip", "vflip", "klein", "c4", "d4")]
+    [1, 2, 2, 4, 4, 8]
     """
     if name not in _GROUP_ORDERS:
-        raise SpecError(f"unknown exact augmentation group {name!r}: use flip, c4, d4 or None")
+        raise SpecError(f"unknown exact augmentation group {name!r}: use flip, vflip, klein, "
+                        "c4, d4 or None")
     return _GROUP_ORDERS[name]
 
 
@@ -141,12 +145,15 @@ class AugmentationDraw:
         ``(N,)`` int64 in ``0..3``: ``torch.rot90(x, q, (-2, -1))``.
     flip
         ``(N,)`` bool: flip left-right.
+    vflip
+        ``(N,)`` bool: flip up-down.
     """
 
     box: Tensor | None = None
     angle: Tensor | None = None
     quarter_turns: Tensor | None = None
     flip: Tensor | None = None
+    vflip: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,8 @@ class Augmentation:
     crop
         Random resized crop with area fraction uniform in ``[crop, 1]``
         (``0 < crop <= 1``), or ``None`` for off.
+    vflip
+        Flip up-down with probability 1/2.
 
     Examples
     --------
@@ -176,15 +185,18 @@ class Augmentation:
     True
     >>> Augmentation.parse("rot90,flip").group_name(), Augmentation.parse(None).active
     ('d4', False)
+    >>> Augmentation.parse("crop,flip,vflip,rotate").group_name()
+    'klein'
     """
 
     flip: bool = False
     rot90: bool = False
     rotate: float = 0.0
     crop: float | None = None
+    vflip: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("flip", "rot90"):
+        for name in ("flip", "vflip", "rot90"):
             v = getattr(self, name)
             if not isinstance(v, bool):
                 raise SpecError(f"Augmentation: {name} must be True or False, got {v!r}")
@@ -194,7 +206,7 @@ class Augmentation:
     # ----- text ----------------------------------------------------------------------
     @classmethod
     def parse(cls, text: str | None) -> Augmentation:
-        """Parse a comma-separated spec: ``flip``, ``rot90``, ``rotate[:DEGREES]``
+        """Parse a comma-separated spec: ``flip``, ``vflip``, ``rot90``, ``rotate[:DEGREES]``
         (default 30), ``crop[:FRACTION]`` (default 0.8), in any order, each at most once.
 
         ``None``, ``""`` and ``"none"`` mean no augmentation. Names are case-insensitive
@@ -228,7 +240,7 @@ class Augmentation:
                                 f"{', '.join(AUGMENTATION_NAMES)}")
             if key in kw:
                 raise SpecError(f"{where}: {key!r} is given more than once")
-            if key in ("flip", "rot90"):
+            if key in ("flip", "vflip", "rot90"):
                 if sep:
                     raise SpecError(f"{where}: {key} takes no value, got {item!r}")
                 kw[key] = True
@@ -247,11 +259,13 @@ class Augmentation:
         return cls(**kw)
 
     def spec(self) -> str:
-        """Canonical spec (``flip,rot90,rotate:X,crop:Y``; ``"none"`` when inactive);
-        ``Augmentation.parse(a.spec()) == a``."""
+        """Canonical spec (``flip,vflip,rot90,rotate:X,crop:Y``; ``"none"`` when
+        inactive); ``Augmentation.parse(a.spec()) == a``."""
         parts = []
         if self.flip:
             parts.append("flip")
+        if self.vflip:
+            parts.append("vflip")
         if self.rot90:
             parts.append("rot90")
         if self.rotate:
@@ -267,31 +281,37 @@ class Augmentation:
     @property
     def active(self) -> bool:
         """Whether any augmentation is on."""
-        return self.flip or self.rot90 or self.rotate > 0 or self.crop is not None
+        return (self.flip or self.vflip or self.rot90 or self.rotate > 0
+                or self.crop is not None)
 
     def group_name(self) -> str | None:
         """The exact pixel-grid group generated by the exact transforms (``flip``,
-        ``rot90``): ``"flip"`` (C2), ``"c4"`` (C4), ``"d4"`` (D4), or ``None`` when
-        neither is on. ``rotate`` and ``crop`` are ignored: an interpolated rotation or a
-        rescaling has no exact finite group on the pixel grid."""
-        if self.flip and self.rot90:
-            return "d4"
+        ``vflip``, ``rot90``): ``"flip"`` or ``"vflip"`` (C2), ``"klein"`` (both flips,
+        with the half turn), ``"c4"`` (quarter turns), ``"d4"`` (quarter turns and a
+        flip), or ``None`` when none is on. ``rotate`` and ``crop`` are ignored: an
+        interpolated rotation or a rescaling has no exact finite group on the pixel grid."""
         if self.rot90:
-            return "c4"
+            return "d4" if self.flip or self.vflip else "c4"
+        if self.flip and self.vflip:
+            return "klein"
         if self.flip:
             return "flip"
+        if self.vflip:
+            return "vflip"
         return None
 
     def exact_transforms(self) -> dict[str, Callable[[Tensor], Tensor]]:
         """Deterministic generators of :meth:`group_name`'s group, for equivariance tests.
 
-        ``{"flip": x -> x.flip(-1), "rot90": x -> torch.rot90(x, 1, (-2, -1))}``
-        restricted to the active ones: an empty dict when neither ``flip`` nor ``rot90``
-        is on (the trivial group has no generators).
+        ``{"flip": x -> x.flip(-1), "vflip": x -> x.flip(-2), "rot90": x ->
+        torch.rot90(x, 1, (-2, -1))}`` restricted to the active ones: an empty dict when
+        none is on (the trivial group has no generators).
         """
         out: dict[str, Callable[[Tensor], Tensor]] = {}
         if self.flip:
             out["flip"] = _flip
+        if self.vflip:
+            out["vflip"] = _vflip
         if self.rot90:
             out["rot90"] = _rot90
         return out
@@ -300,7 +320,7 @@ class Augmentation:
     def draw(self, n: int, height: int, width: int, generator: Generator) -> AugmentationDraw:
         """Draw the parameters of ``n`` images of ``height x width`` pixels from
         ``generator`` (a CPU :class:`torch.Generator`), only for the active parts, in the
-        order crop, rotate, rot90, flip."""
+        order crop, rotate, rot90, flip, vflip."""
         import torch
 
         _check_generator(generator)
@@ -309,7 +329,7 @@ class Augmentation:
                 raise MismatchError(f"augmentation draw: {what} must be a "
                                     f"{'non-negative' if what == 'n' else 'positive'} "
                                     f"integer, got {v!r}")
-        box = angle = turns = flip = None
+        box = angle = turns = flip = vflip = None
         f64 = torch.float64
         if self.crop is not None:
             box = _draw_boxes(n, height, width, self.crop, generator)
@@ -320,7 +340,9 @@ class Augmentation:
             turns = torch.randint(0, 4, (n,), generator=generator, dtype=torch.int64)
         if self.flip:
             flip = torch.randint(0, 2, (n,), generator=generator, dtype=torch.int64) == 1
-        return AugmentationDraw(box, angle, turns, flip)
+        if self.vflip:
+            vflip = torch.randint(0, 2, (n,), generator=generator, dtype=torch.int64) == 1
+        return AugmentationDraw(box, angle, turns, flip, vflip)
 
     def __call__(self, images: Tensor, generator: Generator) -> Tensor:
         """Augment each image of ``images`` ``(N, C, H, W)`` (floating point, any device)
@@ -332,11 +354,11 @@ class Augmentation:
     def apply(self, images: Tensor, draw: AugmentationDraw) -> Tensor:
         """Apply given parameters (a :class:`AugmentationDraw`; its ``None`` fields are
         skipped) to ``images`` ``(N, C, H, W)``: crop + rotate as one bilinear resampling,
-        then exact quarter turns and flips."""
+        then exact quarter turns and flips (left-right, then up-down)."""
         import torch
 
         n, _, h, w = _check_images(images)
-        for name in ("box", "angle", "quarter_turns", "flip"):
+        for name in ("box", "angle", "quarter_turns", "flip", "vflip"):
             t = getattr(draw, name)
             if t is not None and (t.ndim < 1 or t.shape[0] != n):
                 raise MismatchError(f"augmentation draw: {name} has {t.shape[0] if t.ndim else 0}"
@@ -354,15 +376,20 @@ class Augmentation:
                 idx = torch.nonzero(turns == q).flatten().to(out.device)
                 if idx.numel():
                     out[idx] = torch.rot90(out[idx], q, (-2, -1))
-        if draw.flip is not None:
-            idx = torch.nonzero(draw.flip.to(torch.bool)).flatten().to(out.device)
-            if idx.numel():
-                out[idx] = out[idx].flip(-1)
+        for flips, dim in ((draw.flip, -1), (draw.vflip, -2)):
+            if flips is not None:
+                idx = torch.nonzero(flips.to(torch.bool)).flatten().to(out.device)
+                if idx.numel():
+                    out[idx] = out[idx].flip(dim)
         return out
 
 
 def _flip(x: Tensor) -> Tensor:
     return x.flip(-1)
+
+
+def _vflip(x: Tensor) -> Tensor:
+    return x.flip(-2)
 
 
 def _rot90(x: Tensor) -> Tensor:

@@ -127,6 +127,35 @@ class ImageClasses:
             "channels": 3 if self.images.ndim == 4 else 1,
         }
 
+    def split_alphabets(self, every: int = 4) -> tuple[ImageClasses, ImageClasses]:
+        """Split by alphabet into ``(kept, held_out)``: every ``every``-th alphabet (in
+        order of first appearance, starting with the ``every``-th) is held out. A
+        validation split of a background set: whole alphabets, as the evaluation split is.
+
+        >>> import numpy as np
+        >>> c = ImageClasses(np.zeros((4, 2, 2), np.uint8), np.arange(4),
+        ...                  ["a0", "b0", "c0", "d0"], ["A", "B", "C", "D"])
+        >>> [x.alphabet_names for x in c.split_alphabets(2)]
+        [('A', 'C'), ('B', 'D')]
+        """
+        every = check_integer("every", every, 2)
+        names = self.alphabet_names
+        held = set(names[every - 1::every])
+        if not held or len(held) == len(names):
+            raise MetasymError(f"cannot hold out every {every}th of {len(names)} alphabet(s)")
+        return self._subset(lambda a: a not in held), self._subset(lambda a: a in held)
+
+    def _subset(self, keep: Any) -> ImageClasses:
+        classes = [k for k, a in enumerate(self.alphabets) if keep(a)]
+        new_id = np.full(self.n_classes, -1, np.int64)
+        new_id[classes] = np.arange(len(classes))
+        rows = np.flatnonzero(new_id[self.labels] >= 0)
+        return ImageClasses(self.images[rows], new_id[self.labels[rows]],
+                            tuple(self.class_names[k] for k in classes),
+                            tuple(self.alphabets[k] for k in classes),
+                            tuple(self.descriptions[k] for k in classes)
+                            if self.descriptions else ())
+
     @classmethod
     def from_groups(cls, groups: Sequence[tuple[str, str, list[np.ndarray]]],
                     descriptions: Sequence[str] = ()) -> ImageClasses:

@@ -6,9 +6,16 @@ support and ``Q`` query images of each (without replacement) and labels the clas
 test episodes from the evaluation split (held-out alphabets). Episode ``i`` is a pure
 function of ``(data_seed, i)``: the engine draws training indices with its own seeded
 generator (:meth:`EpisodeSource.train_batch`), so training, resume and ``torchrun`` see
-the same episodes; the test episodes are fixed. With augmentation, the *query* images of
-meta-training episodes are transformed (one random transform per image, seeded by the
-episode); support sets and test episodes never are.
+the same episodes; the test episodes are fixed.
+
+**Augmentation (the benchmark's protocol).** With an augmentation, the *query* images are
+transformed -- one random transform per image, seeded by the episode -- at meta-training
+*and* at meta-test; support images never are. The model adapts on clean supports and is
+scored on transformed queries: the accuracy that shows whether it generalises across the
+transformations. Test episodes are augmented with their own seeds (fixed, whatever the
+training run), and :meth:`EpisodeBatch.clean` gives the same episodes with their clean
+queries (``accuracy_clean``). Transformed queries are computed when a batch's tensors are
+read, episode by episode, so a batch holds only image indices and seeds.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ __all__ = ["EpisodeBatch", "EpisodeSource", "UNLIMITED_EPISODES"]
 UNLIMITED_EPISODES = 2 ** 62
 
 _TRAIN, _TEST = 0, 1  # seed-sequence tags of the two splits
+_TRAIN_AUGMENT, _TEST_AUGMENT = 2, 3  # ... and of their query transforms
 
 
 @dataclass
@@ -35,9 +43,10 @@ class EpisodeBatch:
     """``T`` episodes, held as indices into an image store until they are used.
 
     ``store`` ``(M, C, H, W)`` ``uint8`` images; ``support``/``query`` ``(T, N K)`` /
-    ``(T, N Q)`` image indices with their labels ``ys``/``yq``; ``xq`` the already
-    transformed float query images ``(T, N Q, C, H, W)`` of augmented episodes (``None``:
-    read them from the store)."""
+    ``(T, N Q)`` image indices with their labels ``ys``/``yq``. With ``augment`` (an
+    :class:`~metasym.learning.data.augment.Augmentation`) the query images are transformed
+    when read, episode ``t`` with a CPU generator seeded by ``seeds[t]``; ``xq``, if
+    given, holds the query images as they are to be used (it overrides both)."""
 
     store: Tensor
     support: Tensor
@@ -45,13 +54,25 @@ class EpisodeBatch:
     query: Tensor
     yq: Tensor
     xq: Tensor | None = None
+    augment: Any = None
+    seeds: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.support.shape[0])
 
+    @property
+    def augmented(self) -> bool:
+        """Whether the query images are transformed."""
+        return self.xq is not None or (self.augment is not None and self.augment.active)
+
     def select(self, index: slice | Tensor) -> EpisodeBatch:
         return EpisodeBatch(self.store, self.support[index], self.ys[index], self.query[index],
-                            self.yq[index], None if self.xq is None else self.xq[index])
+                            self.yq[index], None if self.xq is None else self.xq[index],
+                            self.augment, None if self.seeds is None else self.seeds[index])
+
+    def clean(self) -> EpisodeBatch:
+        """The same episodes with untransformed query images."""
+        return EpisodeBatch(self.store, self.support, self.ys, self.query, self.yq)
 
     def images(self, index: Tensor) -> Tensor:
         """Float images in ``[0, 1]`` of an index array ``(T, n)``: ``(T, n, C, H, W)``."""
@@ -59,10 +80,22 @@ class EpisodeBatch:
         return (flat.to(torch.get_default_dtype()) / 255.0).view(*index.shape,
                                                                   *self.store.shape[1:])
 
+    def query_images(self) -> Tensor:
+        """The query images as the episodes use them (transformed if augmented)."""
+        if self.xq is not None:
+            return self.xq
+        xq = self.images(self.query)
+        if self.augment is None or not self.augment.active:
+            return xq
+        out = torch.empty_like(xq)
+        for t in range(len(self)):
+            gen = torch.Generator().manual_seed(int(self.seeds[t]))
+            out[t] = self.augment(xq[t], gen)
+        return out
+
     def tensors(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """``(xs, ys, xq, yq)`` as float images and int64 labels."""
-        xq = self.images(self.query) if self.xq is None else self.xq
-        return self.images(self.support), self.ys, xq, self.yq
+        return self.images(self.support), self.ys, self.query_images(), self.yq
 
     def __iter__(self):  # the MetaLearner methods unpack a batch into its four tensors
         return iter(self.tensors())
@@ -85,7 +118,11 @@ class EpisodeSource:
     ways, shots, queries
         Classes per episode, support and query images per class.
     augment
-        An :class:`~metasym.learning.data.augment.Augmentation` of meta-training query images.
+        An :class:`~metasym.learning.data.augment.Augmentation` of the query images of every
+        episode (meta-training and test), or ``None``.
+    augment_training
+        ``False``: meta-training queries stay clean (test queries are still augmented):
+        a model trained without the augmentation, scored on the same test episodes.
     seed
         The episodes' seed (``data_seed``).
     test_episodes
@@ -96,9 +133,11 @@ class EpisodeSource:
 
     def __init__(self, background: Any, evaluation: Any, *, ways: int, shots: int,
                  queries: int, augment: Any, seed: int = 0, test_episodes: int = 600,
+                 augment_training: bool = True,
                  device: torch.device | str = "cpu") -> None:
         self.ways, self.shots, self.queries = int(ways), int(shots), int(queries)
         self.augment, self.seed = augment, int(seed)
+        self.augment_training = bool(augment_training)
         self.device = torch.device(device)
         need = self.shots + self.queries
         for name, split in (("background", background), ("evaluation", evaluation)):
@@ -122,6 +161,9 @@ class EpisodeSource:
         si, sl, qi, ql = self._indices(_TEST, range(self.n_test))
         self._test = EpisodeBatch(self._test_store, si.to(self.device), sl.to(self.device),
                                   qi.to(self.device), ql.to(self.device))
+        if self.augment is not None and self.augment.active:
+            self._test.augment = self.augment
+            self._test.seeds = self._seeds(_TEST_AUGMENT, list(range(self.n_test)))
 
     @staticmethod
     def _store(split: Any) -> Tensor:
@@ -151,23 +193,23 @@ class EpisodeSource:
         return (torch.from_numpy(s_idx.reshape(len(eps), -1)), torch.from_numpy(ys),
                 torch.from_numpy(q_idx.reshape(len(eps), -1)), torch.from_numpy(yq))
 
+    def _seeds(self, tag: int, episodes: list[int]) -> Tensor:
+        """One generator seed per episode for its query transforms."""
+        return torch.tensor([int(np.random.SeedSequence([self.seed, tag, e]).generate_state(1)[0])
+                             for e in episodes], dtype=torch.int64)
+
     def train_batch(self, index: Tensor) -> EpisodeBatch:
         """Meta-training episodes ``index`` (query images augmented)."""
         idx = [int(i) for i in index.tolist()]
         si, sl, qi, ql = (t.to(self.device) for t in self._indices(_TRAIN, idx))
         batch = EpisodeBatch(self._train_store, si, sl, qi, ql)
-        if self.augment is not None and self.augment.active:
-            xq = batch.images(qi)
-            out = torch.empty_like(xq)
-            for t, e in enumerate(idx):
-                gen = torch.Generator().manual_seed(
-                    int(np.random.SeedSequence([self.seed, 2, e]).generate_state(1)[0]))
-                out[t] = self.augment(xq[t], gen)
-            batch.xq = out
+        if self.augment_training and self.augment is not None and self.augment.active:
+            batch.augment, batch.seeds = self.augment, self._seeds(_TRAIN_AUGMENT, idx)
         return batch
 
     def test_batch(self, n: int | None = None) -> EpisodeBatch:
-        """The first ``n`` fixed test episodes (all when ``None``)."""
+        """The first ``n`` fixed test episodes (all when ``None``), query images augmented
+        as at meta-training (see :meth:`EpisodeBatch.clean` for the clean ones)."""
         return self._test.select(slice(0, n))
 
     def baseline(self, batch: Any) -> float:

@@ -212,9 +212,11 @@ def save_checkpoint(path: str | Path, learner: torch.nn.Module, opt: Any,
 def load_resumable(path: str | Path, learner: torch.nn.Module, opt: Any,
                    generator: torch.Generator, *, steps: int) -> dict[str, Any]:
     """:func:`load_state` for ``--resume``: also refuses a run that already reached
-    ``steps`` (one line saying how to extend it)."""
+    ``steps`` (one line saying how to extend it) -- unless it stopped after its last step
+    but before writing ``final.json``: resuming then only runs the final evaluation."""
     st = load_state(path, learner, opt, generator)
-    if st["step"] >= steps:
+    finished = (Path(path).parent / "final.json").is_file()
+    if st["step"] > steps or (st["step"] == steps and finished):
         raise MetasymError(f"{Path(path).parent} is already complete ({st['step']} of {steps} "
                            f"steps); pass --steps N with N > {st['step']} to train further")
     return st

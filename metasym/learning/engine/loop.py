@@ -395,6 +395,11 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
     seconds = time.perf_counter() - t_start
     all_values = _split(learner.evaluate(source.test_batch()), metric)
     all_mean, all_ci = mean_ci95(all_values[metric])
+    # the problem's other figures on all held-out tasks too (few-shot: loss, clean queries)
+    others: dict[str, Any] = {}
+    for name, v in all_values.items():
+        if name != metric:
+            others[f"test_{name}_all"], others[f"test_{name}_all_ci95"] = mean_ci95(v)
     run_steps = cfg.steps - start
     last = history[-1]
     result = FitResult(
@@ -408,7 +413,7 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
         train_seconds=train_time, seconds=seconds, step_sizes=learner.step_sizes(),
         threads=torch.get_num_threads(), fast_path=bool(getattr(learner, "fast", False)),
         world_size=world.size, resumed_from=start if resume else None,
-        extras=problem.final_extras(cfg, source, learner), history=history)
+        extras=others | problem.final_extras(cfg, source, learner), history=history)
     if out_dir is not None:
         if last_saved != cfg.steps:
             save(cfg.steps)

@@ -233,6 +233,13 @@ class Problem:
 
         return RunConfig.from_json(data, self.options_type)
 
+    def defaults(self, device: str, full: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Settings the command line fills in when they are not given, for a run on
+        ``device`` (``full``: the paper's sizes): ``(RunConfig fields, option fields)``.
+        None by default: :class:`~metasym.learning.engine.RunConfig`'s and the options'
+        own defaults apply."""
+        return {}, {}
+
     def validate(self, cfg: Any) -> None:
         """Refuse settings that do not apply (one line naming the flag)."""
         if self.models and cfg.model not in self.models:

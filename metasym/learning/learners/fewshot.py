@@ -42,10 +42,12 @@ class FewShotLearner(MetaLearner):
 
     def __init__(self, model: torch.nn.Module, *, inner_steps: int = 1, inner_lr: float = 0.1,
                  first_order: bool = False, chunk_size: int | None = None,
-                 batching: str = "auto") -> None:
+                 batching: str = "auto", learn_inner_lr: bool = True,
+                 inner_lr_floor: float | None = None) -> None:
         super().__init__(model, inner_steps=inner_steps, inner_lr=inner_lr,
                          first_order=first_order, chunk_size=chunk_size,
-                         loss=F.cross_entropy, fast=False)
+                         loss=F.cross_entropy, fast=False, learn_inner_lr=learn_inner_lr,
+                         inner_lr_floor=inner_lr_floor)
         if batching not in ("auto", "vmap", "loop"):
             raise SpecError(f"batching must be auto, vmap or loop, got {batching!r}")
         self.batching = batching
@@ -121,13 +123,23 @@ class FewShotLearner(MetaLearner):
 
     @torch.no_grad()
     def evaluate(self, *batch: Any, chunk: int = 50) -> dict[str, Tensor]:
-        """Per-episode query ``accuracy`` and cross-entropy ``loss`` after adaptation."""
+        """Per-episode query ``accuracy`` and cross-entropy ``loss`` after adaptation on
+        the support set; for a batch with augmented queries also ``accuracy_clean`` and
+        ``loss_clean``, the same episodes' untransformed queries (one adaptation serves
+        both)."""
         b = batch[0]
-        acc, loss = [], []
+        both = b.augmented
+        out: dict[str, list[Tensor]] = {k: [] for k in (
+            ("accuracy", "loss", "accuracy_clean", "loss_clean") if both else
+            ("accuracy", "loss"))}
         for sl in self._chunks(len(b), chunk):
-            xs, ys, xq, yq = b.select(sl).tensors()
-            (logits,) = self.query_logits(xs, ys, xq)
-            acc.append((logits.argmax(-1) == yq).to(torch.float64).mean(-1))
-            loss.append(F.cross_entropy(logits.flatten(0, 1), yq.flatten(), reduction="none")
-                        .view(yq.shape).mean(-1).to(torch.float64))
-        return {"accuracy": torch.cat(acc).cpu(), "loss": torch.cat(loss).cpu()}
+            part = b.select(sl)
+            xs, ys, xq, yq = part.tensors()
+            queries = (xq, part.images(part.query)) if both else (xq,)
+            for logits, tag in zip(self.query_logits(xs, ys, *queries), ("", "_clean")):
+                out["accuracy" + tag].append((logits.argmax(-1) == yq).to(torch.float64)
+                                             .mean(-1))
+                out["loss" + tag].append(
+                    F.cross_entropy(logits.flatten(0, 1), yq.flatten(), reduction="none")
+                    .view(yq.shape).mean(-1).to(torch.float64))
+        return {k: torch.cat(v).cpu() for k, v in out.items()}

@@ -72,6 +72,11 @@ class MetaLearner(nn.Module):
     fast
         Use the closed-form path when the model allows it (``None``/``True``); ``False``
         forces the generic ``torch.func`` path (for tests and comparisons).
+    learn_inner_lr
+        Meta-learn the step sizes (default); ``False`` keeps them at ``inner_lr``.
+    inner_lr_floor
+        A lower bound on every learned step size (generic path only): the inner loop uses
+        :math:`\max(\alpha_p, \text{floor})`, so no parameter can stop adapting.
 
     Examples
     --------
@@ -87,7 +92,8 @@ class MetaLearner(nn.Module):
                  first_order: bool = False, chunk_size: int | None = None,
                  inner: Sequence[str] | None = None,
                  loss: Callable[[Tensor, Tensor], Tensor] | None = None,
-                 fast: bool | None = None) -> None:
+                 fast: bool | None = None, learn_inner_lr: bool = True,
+                 inner_lr_floor: float | None = None) -> None:
         super().__init__()
         if inner_steps < 0:
             raise SpecError(f"inner_steps must be >= 0, got {inner_steps}")
@@ -110,11 +116,19 @@ class MetaLearner(nn.Module):
             raise SpecError("the model has no inner parameters to adapt")
         self.loss_fn = loss if loss is not None else F.mse_loss
         self.inner_lrs = nn.ParameterDict(
-            {_key(nm): nn.Parameter(torch.tensor(float(inner_lr))) for nm in self.inner_names})
+            {_key(nm): nn.Parameter(torch.tensor(float(inner_lr)), requires_grad=learn_inner_lr)
+             for nm in self.inner_names})
+        if inner_lr_floor is not None and not (inner_lr_floor >= 0 and
+                                               inner_lr_floor <= inner_lr):
+            raise SpecError(f"the step-size floor must be in [0, inner_lr = {inner_lr}], got "
+                            f"{inner_lr_floor}")
+        self.inner_lr_floor = None if inner_lr_floor is None else float(inner_lr_floor)
         self.fast = (self.fast_path_available and loss is None and self.inner_names == ("v",)
-                     if fast is None else bool(fast))
+                     and self.inner_lr_floor is None if fast is None else bool(fast))
         if self.fast and not self.fast_path_available:
             raise SpecError("the closed-form path needs a bias-free MSRLinear model")
+        if self.fast and self.inner_lr_floor is not None:
+            raise SpecError("a step-size floor needs the generic path (fast=False)")
 
     # ----- introspection -------------------------------------------------------------------
     @property
@@ -126,7 +140,7 @@ class MetaLearner(nn.Module):
         """What the outer optimiser trains: the model's trainable parameters (``U`` and
         initial inner parameters) and the step sizes."""
         yield from (p for p in self.model.parameters() if p.requires_grad)
-        yield from self.inner_lrs.values()
+        yield from (p for p in self.inner_lrs.values() if p.requires_grad)
 
     def optimizer_parameters(self) -> list[nn.Parameter]:
         """The tensors to give the outer optimiser: :meth:`meta_parameters`, except that
@@ -144,8 +158,12 @@ class MetaLearner(nn.Module):
         return params
 
     def step_sizes(self) -> dict[str, float]:
-        """Current learned step size of each inner parameter."""
-        return {nm: float(self.inner_lrs[_key(nm)].detach()) for nm in self.inner_names}
+        """The step size each inner parameter takes now (after the floor, if any)."""
+        return {nm: float(self._step_size(nm).detach()) for nm in self.inner_names}
+
+    def _step_size(self, name: str) -> Tensor:
+        lr = self.inner_lrs[_key(name)]
+        return lr if self.inner_lr_floor is None else lr.clamp(min=self.inner_lr_floor)
 
     # ----- meta-losses ----------------------------------------------------------------------
     def task_losses(self, *batch: Any) -> Tensor:
@@ -230,7 +248,7 @@ class MetaLearner(nn.Module):
         params = dict(self.model.named_parameters())
         inner0 = {nm: params[nm] for nm in self.inner_names}
         meta = {nm: p for nm, p in params.items() if nm not in inner0}
-        lrs = {nm: self.inner_lrs[_key(nm)] for nm in self.inner_names}
+        lrs = {nm: self._step_size(nm) for nm in self.inner_names}
         return meta, inner0, lrs
 
     def _loss(self, params: dict[str, Tensor], meta: dict[str, Tensor], x: Tensor,

@@ -65,9 +65,6 @@ __all__ = [
 ]
 
 
-
-
-
 class _ConvBase(nn.Module):
     """Shared plumbing: sizes, ``weight`` and ``forward``."""
 
@@ -241,7 +238,11 @@ class SquareMSRConv2d(_ConvBase):
 
     def weights(self, inner: dict[str, Tensor]) -> Tensor:
         v = inner["v"]  # (T, c_out, c_in, k2)
-        W = torch.einsum("oa,ib,pc,tabc->toip", self.A_out, self.A_in, self.A_k, v)
+        # one factor at a time: a single four-operand einsum may contract A_out (x) A_in
+        # first, a (c_out c_in)^2 intermediate (and its double backward)
+        W = torch.matmul(self.A_out, v.flatten(2)).view_as(v)  # (T, o, b, c)
+        W = torch.matmul(self.A_in, W)  # (T, o, i, c)
+        W = torch.matmul(W, self.A_k.T)  # (T, o, i, p)
         return W.reshape(v.shape[0], self.out_channels, self.q)
 
     def full_U(self) -> Tensor:

@@ -58,7 +58,7 @@ from torch import Tensor, nn
 
 from metasym.errors import SpecError
 from metasym.learning.limits import check_positive
-from metasym.learning.models.conv import Conv2dMAML, MSRConv2d
+from metasym.learning.models.conv import Conv2dMAML, MSRConv2d, SquareMSRConv2d
 
 __all__ = [
     "FieldNorm",
@@ -69,9 +69,8 @@ __all__ = [
     "build_convnet",
     "parameter_counts",
     "symmetric_padding",
+    "head_width",
 ]
-
-
 
 
 class FieldNorm(nn.Module):
@@ -98,11 +97,11 @@ class FieldNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels // field))
 
     def forward(self, x: Tensor) -> Tensor:
-        mean = x.mean(dim=(0, 2, 3), keepdim=True)
-        var = (x - mean).square().mean(dim=(0, 2, 3), keepdim=True)
-        gamma = self.weight.repeat_interleave(self.field).view(1, -1, 1, 1)
-        beta = self.bias.repeat_interleave(self.field).view(1, -1, 1, 1)
-        return (x - mean) * torch.rsqrt(var + self.eps) * gamma + beta
+        # torch's fused batch norm (twice as fast as the formula, double backward
+        # included); the affine pair repeated over each field's channels
+        gamma = self.weight.repeat_interleave(self.field)
+        beta = self.bias.repeat_interleave(self.field)
+        return F.batch_norm(x, None, None, gamma, beta, training=True, eps=self.eps)
 
 
 class FieldHead(nn.Module):
@@ -225,6 +224,13 @@ class ExactBlocks:
         self.group_block = self.group_pattern.basis(orthonormal=True)
         self.head = self.head_pattern.basis(orthonormal=True)
 
+    def tied_block(self, layer: int) -> np.ndarray:
+        """The exact block of conv layer ``layer`` with 0/1 orbit-indicator columns: tied
+        weights, every entry of an orbit *equal* to its parameter (a G-CNN's
+        parameterisation), where :meth:`block` has orthonormal columns."""
+        P = self.lifting_pattern if layer == 1 else self.group_pattern
+        return P.basis().astype(np.float64)
+
     def block(self, layer: int) -> np.ndarray:
         """The exact block of conv layer ``layer`` (1-based: 1 lifts, the rest are group
         convolutions)."""
@@ -251,34 +257,57 @@ def _plain_scale(conv: MSRConv2d) -> MSRConv2d:
     return conv
 
 
+def head_width(channels: int, classes: int, unit: int) -> int:
+    """Channels of the last block: ``unit * max(channels, classes)``, so that a head that
+    pools each field of ``unit`` channels to one invariant feature (the exact models'
+    group pooling) has as many features as a plain network of ``channels`` channels, and
+    at least one per class. Every model gets the same widths.
+
+    >>> head_width(32, 5, 8), head_width(32, 20, 2), head_width(16, 20, 1)
+    (256, 64, 20)
+    """
+    check_positive(channels=channels, classes=classes, unit=unit)
+    return unit * max(channels, classes)
+
+
 def build_convnet(model: str, *, in_channels: int, classes: int, channels: int = 64,
                   blocks: int = 4, kernel: int = 3, group: str | None = None,
                   field: int | None = None, rank: int | None = None) -> ConvNet:
-    """The conv4 network of ``model`` (``msr``, ``maml`` or ``oracle``).
+    """The conv4 network of ``model`` (one of
+    :data:`~metasym.learning.registry.FEWSHOT_MODEL_NAMES`).
+
+    ``msr`` (field-block ``U_block`` learned, of the exact dimension by default),
+    ``msr-square`` (square ``U_block``, starting at the identity), ``msr-kron`` (the
+    paper's MSR-Conv: square output, input and spatial factors, identity start), ``maml``
+    (plain weights) and ``oracle`` (every ``U`` frozen to the exact blocks of ``group``).
+    Every model has the same channels: the last block has ``|G| max(channels, classes)``
+    (:func:`head_width`), so that the exact models' invariant head (one feature per field
+    of ``|G|`` channels) has as many features as a plain network's.
 
     Parameters
     ----------
     in_channels, classes
         Image channels (1 grey, 3 RGB) and classes per episode (``N`` ways).
     channels, blocks, kernel
-        Channels of every block, number of blocks, kernel size.
+        Channels of every block (the last one possibly wider), number of blocks, kernel.
     group
-        The augmentation's exact group (``flip``, ``c4``, ``d4`` or ``None``): the oracle's
-        frozen patterns, and MSR's default field size ``|G|``.
+        The augmentation's exact group (``flip``, ``vflip``, ``klein``, ``c4``, ``d4`` or
+        ``None``): the oracle's frozen patterns, and MSR's default field size ``|G|``.
     field
         MSR's field size (default ``|G|``, 1 without a group).
     rank
-        MSR: columns ``r`` of the group-convolution blocks (default ``d k^2``, the exact
+        ``msr``: columns ``r`` of the group-convolution blocks (default ``d k^2``, the exact
         dimension when ``d = |G|``); the lifting block gets ``ceil(r / d)`` (``k^2``
         by default), the head ``ceil(r / (d k^2))`` (1, group pooling, by default).
-        ``r = d^2 k^2`` is a square ``U_block``, initialised to the identity plus small
-        noise, with a full head: MSR then starts as MAML and learns how to share.
+        ``r = d^2 k^2`` is a square ``U_block`` (what ``msr-square`` builds).
 
     Examples
     --------
     >>> net = build_convnet("oracle", in_channels=1, classes=5, channels=8, group="c4")
     >>> net(torch.zeros(3, 1, 28, 28)).shape
     torch.Size([3, 5])
+    >>> net.conv4.out_channels  # |G| x channels
+    32
     """
     from metasym.learning.registry import FEWSHOT_MODEL_NAMES
 
@@ -286,58 +315,73 @@ def build_convnet(model: str, *, in_channels: int, classes: int, channels: int =
         raise SpecError(f"unknown few-shot model {model!r}; choose from "
                         f"{', '.join(FEWSHOT_MODEL_NAMES)}")
     check_positive(in_channels=in_channels, classes=classes, channels=channels, blocks=blocks,
-              kernel=kernel)
+                   kernel=kernel)
     if kernel % 2 == 0:
         raise SpecError(f"the kernel size must be odd (same padding), got {kernel}")
     exact = exact_blocks(group, kernel) if group is not None else None
+    order = exact.order if exact is not None else 1
     if model == "oracle" and exact is None:
-        raise SpecError("the oracle needs an exact group: augment with flip, rot90 or both")
-    if model == "maml":
-        convs = [Conv2dMAML(in_channels if i == 0 else channels, channels, kernel)
+        raise SpecError("the oracle needs an exact group: augment with flip, vflip, rot90 or "
+                        "a combination")
+    if rank is not None and model != "msr":
+        raise SpecError(f"--rank applies to --model msr (the {model} model's ranks are "
+                        "fixed)")
+    if field not in (None, 1, order) and model not in ("msr", "msr-square"):
+        raise SpecError(f"--field-size applies to --model msr and msr-square, not {model}")
+    if model in ("maml", "msr-kron"):  # plain channels: fields of one
+        if channels % order:
+            raise SpecError(f"--channels {channels} must be a multiple of |G| = {order} "
+                            f"(the exact models' field size; every model has the same widths)")
+        widths = [channels] * (blocks - 1) + [head_width(channels, classes, order)]
+        layer = Conv2dMAML if model == "maml" else SquareMSRConv2d
+        convs = [layer(in_channels if i == 0 else widths[i - 1], widths[i], kernel)
                  for i in range(blocks)]
-        norms = [FieldNorm(channels) for _ in range(blocks)]
-        return ConvNet(convs, norms, nn.Linear(channels, classes))
-    d = exact.order if model == "oracle" else (
-        field if field is not None else exact.order if exact is not None else 1)
+        norms = [FieldNorm(w) for w in widths]
+        return ConvNet(convs, norms, nn.Linear(widths[-1], classes))
+    d = order if model == "oracle" or field is None else field
     check_positive(field=d)
     if channels % d:
         raise SpecError(f"--channels {channels} must be a multiple of the field size {d}"
                         + (f" (|G| of {group})" if field is None else ""))
     k2 = kernel ** 2
+    if model == "msr-square":
+        rank = d * d * k2
     if rank is not None:
         check_positive(rank=rank)
-        if model == "oracle":
-            raise SpecError("the oracle's ranks are the exact dimensions; drop --rank")
         if rank > d * d * k2:
             raise SpecError(f"--rank {rank} exceeds the {d * d * k2} entries of a field-pair "
                             "block")
     r_group = rank if rank is not None else d * k2
+    head_rank = -(-r_group // (d * k2))  # 1 (group pooling) at the exact dimension
+    # the same widths as every other model (MAML's included), rounded to whole fields
+    widths = [channels] * (blocks - 1) + [head_width(channels, classes, order)]
+    widths[-1] = -(-widths[-1] // d) * d
     convs: list[nn.Module] = []
     for i in range(blocks):
         lift = i == 0
         d_in, r = (1, -(-r_group // d)) if lift else (d, r_group)
-        c_in = in_channels if lift else channels
+        c_in = in_channels if lift else widths[i - 1]
         if model == "oracle":
+            # tied weights (0/1 orbit indicators): every weight is one parameter, as in
+            # MAML, so Adam moves both at the same relative rate
             convs.append(_plain_scale(MSRConv2d(
-                c_in, channels, kernel, field_in=d_in, field_out=d, rank=r,
-                U_block=torch.as_tensor(exact.block(i + 1)))))
+                c_in, widths[i], kernel, field_in=d_in, field_out=d, rank=r,
+                U_block=torch.as_tensor(exact.tied_block(i + 1)))))
             continue
         rows = d * d_in * k2
-        # unit-scale columns: the normalisation makes W's scale irrelevant, and Adam
-        # then moves U by about lr relative to its size
-        conv = MSRConv2d(c_in, channels, kernel, field_in=d_in, field_out=d, rank=r,
-                         init_std=1.0 / math.sqrt(rows))
+        # rows of unit norm in expectation, as the oracle's tied block and the identity:
+        # each weight is as sensitive to the parameters as a plain weight is
+        conv = MSRConv2d(c_in, widths[i], kernel, field_in=d_in, field_out=d, rank=r,
+                         init_std=1.0 / math.sqrt(r))
         if r == rows:  # square: start from the identity (plain convolution weights)
             with torch.no_grad():
                 conv.U_block.mul_(0.01).add_(torch.eye(rows))
-                conv.v.copy_(torch.nn.Conv2d(c_in, channels, kernel).weight.reshape(
-                    channels // d, d, c_in // d_in, d_in, k2).permute(0, 2, 1, 3, 4)
+                conv.v.copy_(torch.nn.Conv2d(c_in, widths[i], kernel).weight.reshape(
+                    widths[i] // d, d, c_in // d_in, d_in, k2).permute(0, 2, 1, 3, 4)
                     .reshape(conv.v.shape))
         convs.append(_plain_scale(conv))
-    norms = [FieldNorm(channels, d) for _ in range(blocks)]
-    # the head's rank scales with the convolutions': 1 (group pooling) at the exact
-    # dimension, d (a plain linear head) for square blocks
-    head = FieldHead(channels // d, d, classes, rank=-(-r_group // (d * k2)),
+    norms = [FieldNorm(w, d) for w in widths]
+    head = FieldHead(widths[-1] // d, d, classes, rank=head_rank,
                      U=exact.head if model == "oracle" else None)
     return ConvNet(convs, norms, head)
 

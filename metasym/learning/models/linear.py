@@ -37,9 +37,6 @@ __all__ = [
     "MODEL_NAMES",
 ]
 
-#: Model names accepted by :func:`build_model` (and ``metasym train --model``).
-
-
 def _column_major(A: Tensor) -> Tensor:
     """A copy of a 2-D tensor with column-major strides (same values and shape)."""
     return A.detach().T.contiguous().T

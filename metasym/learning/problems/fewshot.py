@@ -7,8 +7,14 @@ from the engine's task index; the learner is a
 query accuracy (higher is better) over the fixed test episodes of the held-out split, with
 the query cross-entropy as a second metric; the baseline is chance, ``1/N``.
 
+With an augmentation, the query images of every episode -- meta-training and test -- are
+transformed and the supports never are (the benchmark's protocol): ``test_accuracy`` is
+the accuracy on the augmented test queries, ``test_accuracy_clean`` on the same episodes'
+clean queries.
+
 The analytic answer (``answer.npz``) is the exact per-field-pair sharing block of every
-layer for the augmentation's group (``flip`` / ``c4`` / ``d4``), when it has one.
+layer for the augmentation's exact group (``flip``, ``vflip``, ``klein``, ``c4``,
+``d4``), when it has one.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from metasym.errors import MetasymError, SpecError
 from metasym.learning.engine.protocol import Comparison, LearnedSharing, Problem
 from metasym.learning.registry import FEWSHOT_MODEL_NAMES, FEWSHOT_PROBLEMS
 
-__all__ = ["FewShotOptions", "FewShotProblems", "FEWSHOT", "load_splits"]
+__all__ = ["FewShotOptions", "FewShotProblems", "FEWSHOT", "CPU_PRESET", "FULL_PRESET",
+           "load_splits"]
 
 #: Test episodes are held as image indices; beyond this they would not fit in memory.
 MAX_TEST_EPISODES = 100_000
@@ -42,11 +49,12 @@ class FewShotOptions:
     ways, shots, queries
         ``N``-way ``K``-shot episodes with ``queries`` query images per class.
     augment
-        Augmentation of meta-training query sets
+        Augmentation of the query images of every episode, meta-training and test
         (:meth:`~metasym.learning.data.augment.Augmentation.parse`: any of ``flip``,
-        ``rot90``, ``rotate:DEG``, ``crop:AREA``, or ``none``), stored in canonical form;
-        the default is the paper's (flips, +-30 degree rotations, resized crops of 80-100%
-        of the area), whose exact group on the pixel grid is the flip.
+        ``vflip``, ``rot90``, ``rotate:DEG``, ``crop:AREA``, or ``none``), stored in
+        canonical form; the default is the paper's (horizontal and vertical flips, +-30
+        degree rotations, resized crops of 80-100% of the area), whose exact group on the
+        pixel grid is the Klein group of the two flips.
     channels, blocks, field, rank
         Channels of every conv block, number of blocks, MSR's field size (``None``: the
         order of the augmentation's group) and the columns of its group-convolution
@@ -61,12 +69,24 @@ class FewShotOptions:
     glyph_alphabets, glyph_characters
         A smaller glyph set (at most this many alphabets per split, characters per
         alphabet): for tests and quick runs.
+    augment_training
+        ``False``: meta-train on clean queries (the test queries are augmented all the
+        same): the "trained without augmentation" baseline.
+    step_sizes
+        How the inner loop's per-tensor step sizes are set: ``"learned"`` (meta-learned
+        from ``--inner-lr``), ``"fixed"`` (kept at ``--inner-lr``), or ``"floor:F"``
+        (meta-learned, never below ``F``).
+    eval_split
+        ``"test"``: meta-test on the held-out evaluation alphabets (miniImageNet: its test
+        split); ``"validation"``: hold out every 4th background alphabet (class split for
+        miniImageNet: its validation classes), meta-train on the rest and meta-test there --
+        for choosing settings without looking at the test alphabets.
     """
 
     ways: int = 5
     shots: int = 1
     queries: int = 15
-    augment: str = "flip,rotate:30,crop"
+    augment: str = "flip,vflip,rotate:30,crop"
     channels: int = 64
     blocks: int = 4
     field: int | None = None
@@ -76,12 +96,44 @@ class FewShotOptions:
     test_episodes: int = 600
     glyph_alphabets: int | None = None
     glyph_characters: int | None = None
+    eval_split: str = "test"
+    augment_training: bool = True
+    step_sizes: str = "learned"
 
 
 def _augmentation(o: FewShotOptions) -> Any:
     from metasym.learning.data.augment import Augmentation
 
     return Augmentation.parse(o.augment)
+
+
+#: What ``metasym train`` uses for a few-shot run on a CPU unless told otherwise (a run
+#: of minutes on 2 cores): ``(RunConfig fields, FewShotOptions fields)``.
+CPU_PRESET: tuple[dict[str, Any], dict[str, Any]] = (
+    {"steps": 500, "tasks_per_step": 8, "eval_every": 100, "eval_tasks": 100, "threads": 2},
+    {"channels": 32, "queries": 5})
+#: The paper's sizes (``--full``; the default on CUDA): 64 channels, 15 query images per
+#: class, meta-batches of 32 episodes; 20,000 outer steps (the paper: 60,000).
+FULL_PRESET: tuple[dict[str, Any], dict[str, Any]] = (
+    {"steps": 20_000, "tasks_per_step": 32, "eval_every": 1000, "eval_tasks": 600,
+     "threads": None}, {"channels": 64, "queries": 15})
+
+
+def _step_sizes(text: str) -> tuple[bool, float | None]:
+    """``(learned, floor)`` of a ``--step-sizes`` value (one-line error otherwise)."""
+    if text == "learned":
+        return True, None
+    if text == "fixed":
+        return False, None
+    name, _, value = text.partition(":")
+    if name == "floor":
+        try:
+            floor = float(value)
+        except ValueError:
+            floor = float("nan")
+        if floor >= 0:
+            return True, floor
+    raise SpecError(f"--step-sizes must be learned, fixed or floor:F (F >= 0), got {text!r}")
 
 
 def load_splits(problem: str, o: FewShotOptions, *, progress: bool = False) -> tuple[Any, Any]:
@@ -91,13 +143,15 @@ def load_splits(problem: str, o: FewShotOptions, *, progress: bool = False) -> t
     from metasym.learning.data.loaders import load_miniimagenet, load_omniglot
 
     size = o.image_size or (84 if problem == "miniimagenet" else 28)
+    if problem == "miniimagenet":
+        splits = load_miniimagenet(o.data, size=size)
+        return splits["train"], splits["val" if o.eval_split == "validation" else "test"]
     if problem == "glyphs":
-        return glyph_dataset(size=size, max_alphabets=o.glyph_alphabets,
-                             max_classes_per_alphabet=o.glyph_characters, progress=progress)
-    if problem == "omniglot":
-        return load_omniglot(o.data, size=size)
-    splits = load_miniimagenet(o.data, size=size)
-    return splits["train"], splits["test"]
+        bg, ev = glyph_dataset(size=size, max_alphabets=o.glyph_alphabets,
+                               max_classes_per_alphabet=o.glyph_characters, progress=progress)
+    else:
+        bg, ev = load_omniglot(o.data, size=size)
+    return bg.split_alphabets() if o.eval_split == "validation" else (bg, ev)
 
 
 class FewShotProblems(Problem):
@@ -114,8 +168,14 @@ class FewShotProblems(Problem):
     def options(self, cfg: Any) -> FewShotOptions:
         return super().options(cfg)
 
+    def defaults(self, device: str, full: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+        """:data:`CPU_PRESET` on a CPU, :data:`FULL_PRESET` on CUDA or with ``full``."""
+        preset = FULL_PRESET if full or str(device).startswith("cuda") else CPU_PRESET
+        return dict(preset[0]), dict(preset[1])
+
     def group_name(self, cfg: Any) -> str | None:
-        """The exact group of the augmentation (``flip``, ``c4``, ``d4`` or ``None``)."""
+        """The exact group of the augmentation (``flip``, ``vflip``, ``klein``, ``c4``,
+        ``d4`` or ``None``)."""
         return _augmentation(self.options(cfg)).group_name()
 
     def validate(self, cfg: Any) -> None:
@@ -141,6 +201,12 @@ class FewShotProblems(Problem):
                                     or val < 1):
                 raise SpecError(f"--{name.replace('_', '-')} must be a positive integer, "
                                 f"got {val!r}")
+        learn, floor = _step_sizes(o.step_sizes)
+        if floor is not None and floor > cfg.inner_lr:
+            raise SpecError(f"--step-sizes {o.step_sizes}: the floor is above --inner-lr "
+                            f"{cfg.inner_lr}")
+        if o.eval_split not in ("test", "validation"):
+            raise SpecError(f"--eval-split must be test or validation, got {o.eval_split!r}")
         if o.image_size is not None and o.image_size < 8:
             raise SpecError(f"--image-size must be at least 8, got {o.image_size}")
         if cfg.problem == "glyphs" and o.data is not None:
@@ -155,8 +221,8 @@ class FewShotProblems(Problem):
                                 "glyphs only")
         aug = _augmentation(o)
         if cfg.model == "oracle" and aug.group_name() is None:
-            raise SpecError(f"--model oracle needs an exact group in --augment (flip, rot90 "
-                            f"or both), got {aug.spec()!r}")
+            raise SpecError(f"--model oracle needs an exact group in --augment (flip, vflip, "
+                            f"rot90 or a combination), got {aug.spec()!r}")
         self.build_net(cfg, 1)  # sizes (channels vs field), one line
 
     def build_net(self, cfg: Any, in_channels: int) -> Any:
@@ -178,30 +244,47 @@ class FewShotProblems(Problem):
         bg, ev = load_splits(cfg.problem, o)
         src = EpisodeSource(bg, ev, ways=o.ways, shots=o.shots, queries=o.queries,
                             augment=_augmentation(o), seed=cfg.data_seed,
-                            test_episodes=o.test_episodes, device=device)
+                            test_episodes=o.test_episodes, device=device,
+                            augment_training=o.augment_training)
         src.data_seconds = time.perf_counter() - t0
         return src
 
     def learner(self, cfg: Any, source: Any) -> Any:
         from metasym.learning.learners.fewshot import FewShotLearner
 
+        learn, floor = _step_sizes(self.options(cfg).step_sizes)
         return FewShotLearner(self.build_net(cfg, source.in_channels),
                               inner_steps=cfg.inner_steps, inner_lr=cfg.inner_lr,
-                              first_order=cfg.first_order, chunk_size=cfg.chunk_size)
+                              first_order=cfg.first_order, chunk_size=cfg.chunk_size,
+                              learn_inner_lr=learn, inner_lr_floor=floor)
 
     def check_size(self, cfg: Any, source: Any) -> None:
+        """Refuse, before training, a meta-step whose autograd graph would not fit: the
+        path that will run is estimated -- on a CPU one episode at a time (its graph is
+        freed by its own backward pass), on CUDA ``--chunk-size`` episodes (all of a
+        meta-batch by default) under ``vmap``."""
         from metasym._limits import check_memory
+        from metasym.learning.models.convnet import head_width
 
         o = self.options(cfg)
-        per_image = int(np.prod(source.image_shape))
-        images = cfg.tasks_per_step * o.ways * (o.shots + o.queries)
-        # activations of the first block (the largest), kept for the second-order backward
+        images = o.ways * (o.shots + o.queries)
+        loop = torch.device(cfg.device).type == "cpu"
+        at_once = 1 if loop else min(cfg.chunk_size or cfg.tasks_per_step, cfg.tasks_per_step)
         side = int(source.image_shape[-1]) + 16
-        acts = images * o.channels * side * side * 4 * 12
-        if cfg.chunk_size is not None:
-            acts = acts * min(cfg.chunk_size, cfg.tasks_per_step) // cfg.tasks_per_step
-        check_memory(images * per_image * 4 + acts, "one meta-batch of episodes "
-                    "(--tasks-per-step, --ways, --queries, --channels; --chunk-size bounds it)")
+        width = head_width(o.channels, o.ways, self._order(cfg))
+        # the first block's activations (the largest), about 12 float32 copies for the
+        # second-order backward, for the episodes held in one graph
+        acts = at_once * images * width * side * side * 4 * 12
+        per_image = int(np.prod(source.image_shape)) * 4
+        path = ("one episode at a time (CPU)" if loop else
+                f"{at_once} episodes under vmap (--chunk-size bounds it)")
+        check_memory(at_once * images * per_image + acts,
+                     f"a meta-training step ({path}; --ways, --queries, --channels)")
+
+    def _order(self, cfg: Any) -> int:
+        from metasym.learning.data.augment import exact_group_order
+
+        return exact_group_order(self.group_name(cfg))
 
     def describe(self, cfg: Any, source: Any, learner: Any) -> dict[str, Any]:
         from metasym.learning.models.convnet import parameter_counts
@@ -209,7 +292,7 @@ class FewShotProblems(Problem):
         o = self.options(cfg)
         counts = parameter_counts(learner.model)
         return {"augment": _augmentation(o).spec(), "group": self.group_name(cfg),
-                "field": self._field(cfg, learner.model), "in_shape": list(source.image_shape),
+                "field_size": self._field(cfg, learner.model), "in_shape": list(source.image_shape),
                 "background_classes": source.background.n_classes,
                 "evaluation_classes": source.evaluation.n_classes,
                 "background_images": source.background.n_images,
