@@ -375,6 +375,13 @@ def test_train_resume_compare_discover(tmp_path):
     assert cfg["kind"] == "fewshot" and cfg["augment"] == "rot90" and cfg["field"] is None and cfg["field_size"] == 4
     answer = np.load(run / "answer.npz")
     np.testing.assert_allclose(answer["conv2"], exact_blocks("c4").group_block)
+    # the summary line gives the clean-query figure beside the augmented one
+    code, out, err = _cli(*TRAIN, "--model", "maml", "--augment", "flip", "--steps", "1",
+                          "--out", str(tmp_path / "line"))
+    assert code == 0, err
+    final_line = json.loads((tmp_path / "line" / "final.json").read_text())
+    assert (f"clean queries {final_line['test_accuracy_clean_all']:.4f} +- "
+            f"{final_line['test_accuracy_clean_all_ci95']:.4f}") in out
     # a run stopped at step 2 and resumed equals the uninterrupted one, bitwise
     part = tmp_path / "part"
     assert _cli(*TRAIN, "--model", "msr", "--augment", "rot90", "--steps", "2", "--out",

@@ -99,9 +99,14 @@ class FitResult:
     def summary_line(self) -> str:
         """One line: the held-out figures."""
         m = self.metric.upper() if self.metric == "mse" else self.metric
-        return (f"{self.problem} {self.model}: test {m} {self.test:.4f} +- "
+        line = (f"{self.problem} {self.model}: test {m} {self.test:.4f} +- "
                 f"{self.test_ci95:.4f} ({self.eval_tasks} held-out tasks), {self.test_all:.4f}"
                 f" +- {self.test_all_ci95:.4f} (all {self.all_test_tasks})")
+        clean = self.extras.get(f"test_{self.metric}_clean_all")
+        if clean is not None:  # few-shot: the same episodes with unaugmented queries
+            line += (f", clean queries {clean:.4f} +- "
+                     f"{self.extras[f'test_{self.metric}_clean_all_ci95']:.4f}")
+        return line
 
 
 def resolve_device(name: str, world: Any = None) -> torch.device:
