@@ -50,6 +50,13 @@ MATHJAX_PATH = "mathjax/tex-svg.js"
 html_theme = "pydata_sphinx_theme"
 html_title = "metasym"
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+# The left "Section Navigation" lists the pages below the current top-level page (the API
+# reference's modules, the examples); a top-level page with none gets no empty left column.
+html_sidebars = {
+    page.stem: []
+    for page in HERE.glob("*.md")
+    if page.stem != "index" and "{toctree}" not in page.read_text(encoding="utf-8")
+}
 # the theme vendors its fonts and scripts (nothing is loaded from a CDN)
 html_static_path: list[str] = []
 
