@@ -24,16 +24,21 @@ lint: venv
 test: venv lint docs-check
 	$(BIN)/python -m pytest
 
-# Strict docs build (warnings are errors, cross-references checked), running the examples.
+# Strict docs build (warnings are errors, cross-references checked), running the examples,
+# then the offline check: no page loads anything from the network, every formula typesets
+# with the MathJax copied into the site (docs/check_offline.py; it uses node).
 docs: venv
 	rm -rf docs/_build docs/auto_examples
 	$(BIN)/sphinx-build -n -W --keep-going -q -b html docs docs/_build/html
+	$(BIN)/python docs/check_offline.py docs/_build/html
 	@echo "docs: docs/_build/html/index.html"
 
-# The same strict build without running the examples (the tests run them on tiny settings).
+# The same strict build and check without running the examples (the tests run them on tiny
+# settings).
 docs-check: venv
 	rm -rf docs/_build/check docs/auto_examples
 	METASYM_DOCS_RUN_EXAMPLES=0 $(BIN)/sphinx-build -n -W --keep-going -q -b html docs docs/_build/check
+	$(BIN)/python docs/check_offline.py docs/_build/check
 
 test-slow: venv
 	$(BIN)/python -m pytest -m slow
@@ -45,4 +50,5 @@ bench: venv
 	$(BIN)/python bench/sharing.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache runs *.egg-info docs/_build docs/auto_examples docs/_generated
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache runs *.egg-info docs/_build docs/auto_examples docs/_generated \
+	docs/sg_execution_times.rst

@@ -25,10 +25,12 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # copies the MathJax 3 that its wheel ships into _static/mathjax (no CDN)
+    "sphinx-mathjax-offline",
     "sphinx_gallery.gen_gallery",
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
-exclude_patterns = ["_build", "examples", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "examples", "**.ipynb_checkpoints", "sg_execution_times.rst"]
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
 numpydoc_show_class_members = False
@@ -37,10 +39,25 @@ autodoc_default_options = {"members": True, "undoc-members": False}
 autosummary_generate = False
 suppress_warnings = ["config.cache"]
 
+# Formulas are typeset in the browser by the MathJax copied into the built site, so the
+# docs read the same with no network. The SVG output draws glyphs as paths and needs no
+# web fonts (file:// pages in some browsers refuse fonts from a parent folder).
+# `docs/check_offline.py` (run by `make docs-check`) checks that no page loads anything
+# from the network and typesets every formula with that same MathJax.
+# (sphinx-mathjax-offline sets its CHTML build when it loads; `setup` below sets this one.)
+MATHJAX_PATH = "mathjax/tex-svg.js"
+
 html_theme = "pydata_sphinx_theme"
 html_title = "metasym"
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
-# the theme would fetch nothing at build time; keep it offline-friendly
+# The left "Section Navigation" lists the pages below the current top-level page (the API
+# reference's modules, the examples); a top-level page with none gets no empty left column.
+html_sidebars = {
+    page.stem: []
+    for page in HERE.glob("*.md")
+    if page.stem != "index" and "{toctree}" not in page.read_text(encoding="utf-8")
+}
+# the theme vendors its fonts and scripts (nothing is loaded from a CDN)
 html_static_path: list[str] = []
 
 # Examples: sphinx-gallery runs them (METASYM_DOCS_FAST=1 makes them tiny) and keeps figures.
@@ -54,6 +71,8 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "reset_modules": ("matplotlib",),
     "within_subsection_order": "FileNameSortKey",
+    # its timing page loads jQuery and DataTables from CDNs
+    "write_computation_times": False,
 }
 
 # The CLI reference is generated from the argument parser, so it cannot drift.
@@ -95,4 +114,5 @@ def _resolve_by_name(app, env, node, contnode):
 
 
 def setup(app):
+    app.config.mathjax_path = MATHJAX_PATH
     app.connect("missing-reference", _resolve_by_name)
