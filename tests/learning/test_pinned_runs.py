@@ -112,8 +112,10 @@ def _close(a, b, path: str) -> None:
         for i, (x, y) in enumerate(zip(a, b)):
             _close(x, y, f"{path}[{i}]")
     elif isinstance(a, float) and isinstance(b, (int, float)):
-        # float32 training on the same kind of machine: equal up to summation order
-        assert math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-9), f"{path}: {a} != {b}"
+        # float32 training on the same kind of machine: equal up to summation order; figures
+        # that are float32 rounding noise around zero (an exact oracle's invariance error,
+        # ~1e-7, which changes with the thread count) agree to float32's resolution of 1
+        assert math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6), f"{path}: {a} != {b}"
     else:
         assert a == b, f"{path}: {a!r} != {b!r}"
 
