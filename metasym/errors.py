@@ -12,6 +12,7 @@ __all__ = [
     "NotAHomomorphismError",
     "TooLargeError",
     "MismatchError",
+    "EnvironmentVariableError",
 ]
 
 
@@ -33,3 +34,8 @@ class TooLargeError(MetasymError):
 
 class MismatchError(MetasymError):
     """Objects that must agree (groups, degrees, shapes) do not."""
+
+
+class EnvironmentVariableError(SpecError):
+    """A ``METASYM_*`` environment variable holds a malformed value (see
+    :mod:`metasym.envvars`)."""

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from metasym.cli.output import UsageError, print_json
+from metasym.envvars import check_environment
 from metasym.errors import MetasymError
 
 __all__ = ["main", "build_parser", "UsageError", "print_json", "COMMAND_MODULES"]
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``metasym`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     try:
+        check_environment()  # a malformed METASYM_* variable: one line, before any work
         parser = build_parser()
         args = parser.parse_args(argv)
         func: Callable[[argparse.Namespace], int] = args.func
