@@ -52,4 +52,4 @@ class WriteError(MetasymError, OSError):
 
 class EnvironmentVariableError(SpecError):
     """A ``METASYM_*`` environment variable holds a malformed value (see
-    :mod:`metasym.envvars`)."""
+    ``metasym.envvars``)."""
