@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from metasym.envvars import MAX_MEMORY, MAX_SECONDS, env_value
 from metasym.errors import SpecError, TooLargeError
 
 __all__ = ["time_limit", "default_seconds", "memory_budget", "check_memory", "parse_bytes",
@@ -32,11 +33,10 @@ _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 def default_seconds() -> float:
-    """Seconds allowed for one such computation: ``METASYM_TIME_LIMIT`` or 60."""
-    try:
-        return float(os.environ.get("METASYM_TIME_LIMIT", "60"))
-    except ValueError:
-        return 60.0
+    """Seconds allowed for one such computation: ``METASYM_TIME_LIMIT`` or 60 (a malformed
+    value is a one-line :class:`~metasym.errors.EnvironmentVariableError`)."""
+    value = env_value("METASYM_TIME_LIMIT")
+    return 60.0 if value is None else float(value)
 
 
 @contextmanager
@@ -44,9 +44,17 @@ def time_limit(what: str, seconds: float | None = None) -> Iterator[None]:
     """Raise :class:`TooLargeError` naming ``what`` if the block runs past ``seconds``.
 
     Uses ``SIGALRM`` (main thread on POSIX); elsewhere the block runs unguarded.
+    ``seconds`` must be a number > 0 (``inf``: no limit); ``None`` reads
+    ``METASYM_TIME_LIMIT``.
     """
     seconds = default_seconds() if seconds is None else seconds
-    usable = (hasattr(signal, "setitimer") and seconds > 0
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+            or math.isnan(seconds) or seconds <= 0:
+        raise ValueError(f"time limit must be a number of seconds > 0, got {seconds!r}")
+    if seconds > MAX_SECONDS:  # setitimer overflows past ~1e8 s: beyond this, no limit
+        yield
+        return
+    usable = (hasattr(signal, "setitimer")
               and threading.current_thread() is threading.main_thread())
     if not usable:
         yield
@@ -74,11 +82,13 @@ def parse_bytes(text: str) -> int:
     >>> parse_bytes("4G"), parse_bytes("512mb"), parse_bytes("1000")
     (4294967296, 536870912, 1000)
     """
-    mt = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?\s*", str(text), re.IGNORECASE)
-    if not mt:
-        raise SpecError(f"bad memory size {text!r}: expected bytes or a number with K, M, G or "
-                        "T (e.g. 4G)")
-    return int(float(mt.group(1)) * _UNITS[mt.group(2).upper()])
+    mt = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([kmgt]?)(?:i?b)?\s*", str(text),
+                      re.IGNORECASE | re.ASCII)
+    nbytes = float(mt.group(1)) * _UNITS[mt.group(2).upper()] if mt else math.nan
+    if not math.isfinite(nbytes) or nbytes > MAX_MEMORY:  # 400 digits: float inf
+        raise SpecError(f"bad memory size {str(text)[:40]!r}: expected bytes or a number with "
+                        "K, M, G or T (e.g. 4G), at most 1 EiB")
+    return int(nbytes)
 
 
 def format_bytes(nbytes: float) -> str:
@@ -122,12 +132,9 @@ def memory_budget() -> int:
     or what a cgroup limit leaves, whichever is smaller); else :data:`FALLBACK_MEMORY`.
     Read at every call, so a changed environment variable takes effect at once.
     """
-    env = os.environ.get("METASYM_MEMORY_LIMIT", "").strip()
-    if env:
-        try:
-            return parse_bytes(env)
-        except SpecError as e:
-            raise SpecError(f"METASYM_MEMORY_LIMIT: {e}") from None
+    value = env_value("METASYM_MEMORY_LIMIT")
+    if value is not None:
+        return int(value)
     avail = _available_memory()
     return FALLBACK_MEMORY if avail is None else int(avail * MEMORY_FRACTION)
 
@@ -140,7 +147,7 @@ def check_memory(nbytes: float, what: str) -> None:
     than the budget of 1.0 MiB (METASYM_MEMORY_LIMIT=1M; raise it, e.g.
     METASYM_MEMORY_LIMIT=3M)``: the suggested value is a quarter above the need.
     """
-    if nbytes <= _ALWAYS_FITS and not os.environ.get("METASYM_MEMORY_LIMIT"):
+    if nbytes <= _ALWAYS_FITS and os.environ.get("METASYM_MEMORY_LIMIT") is None:
         return  # small: not worth reading /proc at every call
     budget = memory_budget()
     if nbytes <= budget:

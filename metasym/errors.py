@@ -12,6 +12,8 @@ __all__ = [
     "NotAHomomorphismError",
     "TooLargeError",
     "MismatchError",
+    "EnvironmentVariableError",
+    "WriteError",
 ]
 
 
@@ -33,3 +35,21 @@ class TooLargeError(MetasymError):
 
 class MismatchError(MetasymError):
     """Objects that must agree (groups, degrees, shapes) do not."""
+
+
+class WriteError(MetasymError, OSError):
+    """A file could not be written (a full disk, a file-size limit, an I/O error); ``path``
+    is the file. The old content of ``path``, if any, is intact (writes are atomic). Also
+    an ``OSError``, so code that catches those still does."""
+
+    def __init__(self, path: object, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class EnvironmentVariableError(SpecError):
+    """A ``METASYM_*`` environment variable holds a malformed value (see
+    ``metasym.envvars``)."""

@@ -1,5 +1,6 @@
 """Reading ``.npz`` archives safely: nothing is unpickled, nothing is decompressed before
-it is known to fit, and every problem with a file (missing, truncated, not a zip, an
+it is known to fit, only regular files are opened (a FIFO or ``/dev/zero`` is refused
+before a byte is read: :func:`metasym.files.open_regular`), and every problem with a file (missing, truncated, not a zip, an
 unsupported compression, a bare ``.npy``, a missing array, an array of the wrong layout,
 more data than allowed) is one :class:`~metasym.errors.MetasymError` that names the file.
 
@@ -23,6 +24,7 @@ import numpy as np
 from numpy.lib import format as npformat
 
 from metasym.errors import MetasymError, TooLargeError
+from metasym.files import open_regular
 
 __all__ = ["read_npz", "read_npz_headers", "ArrayHeader", "MAX_NPZ_BYTES", "MAX_NPZ_MEMBERS"]
 
@@ -68,12 +70,12 @@ def read_npz_headers(path: str | Path) -> dict[str, ArrayHeader]:
     not a readable ``.npz`` archive of plain (non-object) arrays.
     """
     path = Path(path)
-    with _errors(path):
-        with open(path, "rb") as fh:
-            start = fh.read(len(_NPY_MAGIC))
+    with _errors(path), open_regular(path, "an .npz archive") as fh:
+        start = fh.read(len(_NPY_MAGIC))
         if start == _NPY_MAGIC:
             raise MetasymError(f"{path}: a single .npy array, not an .npz archive")
-        with zipfile.ZipFile(path) as zf:
+        fh.seek(0)
+        with zipfile.ZipFile(fh) as zf:
             return _headers(path, zf)
 
 
@@ -166,13 +168,13 @@ def read_npz(path: str | Path, required: Sequence[str] = (), what: str = "", *,
     """
     _check_args(required, ndims, kinds, max_bytes)
     path = Path(path)
-    with _errors(path):
-        with open(path, "rb") as fh:
-            start = fh.read(len(_NPY_MAGIC))
+    with _errors(path), open_regular(path, "an .npz archive") as fh:
+        start = fh.read(len(_NPY_MAGIC))
         if start == _NPY_MAGIC:
             expected = f" with {what}" if what else ""
             raise MetasymError(f"{path}: a single .npy array, not an .npz archive{expected}")
-        with zipfile.ZipFile(path) as zf:
+        fh.seek(0)
+        with zipfile.ZipFile(fh) as zf:
             names = [_name(i.filename) for i in zf.infolist() if not i.is_dir()]
             missing = [k for k in required if k not in names]
             if missing:

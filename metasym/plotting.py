@@ -4,11 +4,13 @@ files are written atomically, never through a link (:func:`save_figure`)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from metasym.errors import MetasymError
+from metasym.files import os_error_words
 
 __all__ = ["plot_pattern", "plot_cayley", "ensure_parent", "save_figure", "new_figure"]
 
@@ -19,7 +21,14 @@ def ensure_parent(path: str | Path) -> Path:
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise MetasymError(f"cannot create folder for {p}: {e.strerror}") from None
+        reason = os_error_words(e)
+        if isinstance(e, FileExistsError):  # a file, or a link that leads nowhere, in the way
+            try:
+                os.stat(p.parent)
+                reason = "it exists and is not a folder"
+            except OSError as e2:
+                reason = os_error_words(e2)
+        raise MetasymError(f"cannot create folder for {p}: {reason}") from None
     return p
 
 

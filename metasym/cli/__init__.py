@@ -17,7 +17,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from metasym.cli.output import UsageError, print_json
+from metasym.envvars import check_environment
 from metasym.errors import MetasymError
+from metasym.files import os_error_words
 
 __all__ = ["main", "build_parser", "UsageError", "print_json", "COMMAND_MODULES"]
 
@@ -52,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``metasym`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     try:
+        check_environment()  # a malformed METASYM_* variable: one line, before any work
         parser = build_parser()
         args = parser.parse_args(argv)
         func: Callable[[argparse.Namespace], int] = args.func
@@ -69,3 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as e:  # last resort: what the file system said, in one line
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"metasym: error: {where}{os_error_words(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except RuntimeError as e:
+        if "symlink loop" not in str(e).lower():  # Python 3.11's Path.resolve
+            raise
+        print(f"metasym: error: {e} (a loop of symbolic links)", file=sys.stderr)
+        return EXIT_USAGE

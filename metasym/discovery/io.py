@@ -59,16 +59,18 @@ def load_U_file(path: str | Path, shape: tuple[int, int] | None = None) -> Sourc
     data = _npz(path)
     if "W" in data and "U" not in data:
         W = np.asarray(data["W"])
-        if W.ndim != 3 or not np.issubdtype(W.dtype, np.number):
-            raise MetasymError(f"{path}: W must be a numeric (tasks, m, n) array, got {W.shape}")
+        if W.ndim != 3 or W.dtype.kind not in "biuf":  # complex: never drop a part silently
+            raise MetasymError(f"{path}: W must be a real (tasks, m, n) array, got shape "
+                               f"{W.shape}, dtype {W.dtype}")
         return Source("weights", str(path), matrix=W.astype(np.float64),
                       shape=(int(W.shape[1]), int(W.shape[2])))
     if "U" not in data:
         raise MetasymError(f"{path}: no 'U' array (nor 'W') in the file; found "
                            f"{', '.join(sorted(data)) or 'nothing'}")
     U = np.asarray(data["U"])
-    if U.ndim != 2 or not np.issubdtype(U.dtype, np.number):
-        raise MetasymError(f"{path}: U must be a numeric 2-D (m*n, k) array, got shape {U.shape}")
+    if U.ndim != 2 or U.dtype.kind not in "biuf":  # complex: never drop a part silently
+        raise MetasymError(f"{path}: U must be a real 2-D (m*n, k) array, got shape {U.shape}, "
+                           f"dtype {U.dtype}")
     if shape is None:
         if "shape" in data:
             sh = np.asarray(data["shape"]).ravel()

@@ -7,7 +7,7 @@ import numpy as np
 
 from metasym.errors import SpecError, TooLargeError
 
-__all__ = ["PATTERN_CELL_LIMIT", "integer", "check_cells", "seed", "rng"]
+__all__ = ["PATTERN_CELL_LIMIT", "integer", "check_cells", "seed", "rng", "real_array"]
 
 #: Most entries ``m * n`` of a sharing pattern built by a named constructor (the full
 #: pattern it is cut from included). Measured on a 2-core machine: ``conv1d(5000, 3)``
@@ -49,3 +49,27 @@ def check_cells(m: int, n: int, what: str, limit: int = PATTERN_CELL_LIMIT) -> N
     if m * n > limit:
         raise TooLargeError(f"{what} needs a {m} x {n} pattern ({m * n} entries), above "
                             f"the limit of {limit}")
+
+
+_KIND_WORDS = {"b": "bool", "i": "integer", "u": "unsigned integer", "f": "float",
+               "c": "complex", "O": "object", "U": "string", "S": "bytes", "M": "datetime",
+               "m": "timedelta", "V": "structured"}
+
+
+def real_array(value: object, name: str) -> np.ndarray:
+    """``value`` as a numpy array of real numbers (bool, integer or float dtype, kept as
+    given); a ``TypeError`` naming ``name`` and the dtype for anything else -- object
+    arrays (``None``, strings, mixed Python objects), ragged lists, strings, complex
+    numbers, datetimes."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:  # ragged nested lists
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise TypeError(f"{name} must be an array of real numbers, got "
+                        f"{type(value).__name__} that numpy cannot read as one ({msg[:120]})") \
+            from None
+    if arr.dtype.kind not in "biuf":
+        words = _KIND_WORDS.get(arr.dtype.kind, str(arr.dtype))
+        raise TypeError(f"{name} must be an array of real numbers (bool, integer or float), "
+                        f"got dtype {arr.dtype} ({words})")
+    return arr

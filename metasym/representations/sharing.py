@@ -15,7 +15,7 @@ from metasym._limits import check_memory
 from metasym.errors import MetasymError, MismatchError, SpecError, TooLargeError
 from metasym.groups import GroupAction, canonical_labels
 from metasym.npzfile import read_npz
-from metasym.representations._args import check_cells, integer
+from metasym.representations._args import check_cells, integer, real_array
 from metasym.representations._args import rng as rng_arg
 
 __all__ = [
@@ -792,8 +792,10 @@ class SharingPattern:
         r"""Orthogonal projection onto the span: average ``W`` over each orbit, zero
         outside the support. For a pattern of group actions this equals the Reynolds
         operator :math:`\frac{1}{|G|}\sum_g \rho_Y(g) W \rho_X(g)^{-1}`. Accepts
-        ``(..., m, n)``."""
-        W = np.asarray(W, dtype=np.result_type(np.asarray(W).dtype, np.float64))
+        ``(..., m, n)`` of real numbers (an object, string or complex array is a
+        ``TypeError`` saying so)."""
+        W = real_array(W, "W")
+        W = W.astype(np.result_type(W.dtype, np.float64), copy=False)
         if W.shape[-2:] != self.shape:
             raise MismatchError(f"W has shape {W.shape[-2:]}, pattern is {self.shape}")
         lab = self._labels.ravel()
@@ -828,7 +830,7 @@ class SharingPattern:
         a_in, a_out = self._require_actions()
         if reduce not in ("mean", "max"):
             raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
-        W = np.asarray(W, dtype=np.float64)
+        W = real_array(W, "W").astype(np.float64, copy=False)
         if W.shape != self.shape:
             raise MismatchError(f"W has shape {W.shape}, pattern is {self.shape}")
         if not np.isfinite(W).all():
@@ -849,7 +851,7 @@ class SharingPattern:
         """Whether :meth:`equivariance_error` (max over generators) is at most ``atol``
         (default: ``100 * eps`` of ``W``'s float dtype, 1e-12 for integers)."""
         if atol is None:
-            dt = np.asarray(W).dtype
+            dt = real_array(W, "W").dtype
             atol = 100 * np.finfo(dt).eps if np.issubdtype(dt, np.floating) else 1e-12
         return self.equivariance_error(W, reduce="max") <= atol
 

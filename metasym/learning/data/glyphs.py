@@ -73,6 +73,7 @@ from typing import Any
 
 import numpy as np
 
+from metasym.envvars import env_value
 from metasym.errors import MetasymError
 from metasym.learning.data.classes import ImageClasses
 from metasym.learning.limits import check_integer
@@ -174,9 +175,9 @@ _DUPLICATE_TOLERANCE = 24  # two clean renders match if no pixel differs by more
 def default_cache_dir() -> Path:
     """``$METASYM_CACHE_DIR``, else ``$XDG_CACHE_HOME/metasym``, else
     ``~/.cache/metasym``."""
-    env = os.environ.get("METASYM_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
+    env = env_value("METASYM_CACHE_DIR")  # strict: an empty value or a file is refused
+    if env is not None:
+        return env
     xdg = os.environ.get("XDG_CACHE_HOME")
     if xdg:
         return Path(xdg).expanduser() / "metasym"

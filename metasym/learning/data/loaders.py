@@ -6,16 +6,25 @@ split files). Images are resized with Pillow; nothing is downloaded.
 from __future__ import annotations
 
 import csv
-from pathlib import Path
+import io
+import os
+import warnings
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import numpy as np
 
 from metasym.errors import MetasymError
+from metasym.files import open_regular, read_text_file
 from metasym.learning.data.classes import ImageClasses
 from metasym.learning.limits import check_integer
 
-__all__ = ["load_omniglot", "load_miniimagenet"]
+__all__ = ["load_omniglot", "load_miniimagenet", "MAX_IMAGE_PIXELS"]
+
+#: Most pixels (width x height) of one image of a data-set folder, checked from the header
+#: before decoding (Omniglot's images are 105 x 105, miniImageNet's originals at most a few
+#: megapixels).
+MAX_IMAGE_PIXELS = 40_000_000
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -25,19 +34,38 @@ def _is_image(p: Path) -> bool:
 
 
 def _read_image(path: Path, mode: str, size: int | tuple[int, int]) -> np.ndarray:
-    """One image as uint8 in ``mode`` ("L" or "RGB"), resized (Lanczos) to ``size``."""
+    """One image as uint8 in ``mode`` ("L" or "RGB"), resized (Lanczos) to ``size``.
+
+    Only regular files are opened (:func:`metasym.files.open_regular`); an image whose
+    header declares more than :data:`MAX_IMAGE_PIXELS` pixels (a decompression bomb, or
+    simply far too large for a few-shot data set) is refused from the header, before it is
+    decoded, and so are Pillow's own decompression-bomb warnings and errors."""
     from PIL import Image, UnidentifiedImageError
 
     hw = (size, size) if isinstance(size, int) else size
     try:
-        with Image.open(path) as im:
-            im = im.convert(mode)
-            if im.size != (hw[1], hw[0]):
-                im = im.resize((hw[1], hw[0]), Image.Resampling.LANCZOS)
-            return np.asarray(im, dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        with warnings.catch_warnings(), open_regular(path, "an image file") as fh:
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(fh) as im:
+                w, h = im.size
+                if w * h > MAX_IMAGE_PIXELS:
+                    raise MetasymError(f"{path}: an image of {w} x {h} pixels, above the "
+                                       f"limit of {MAX_IMAGE_PIXELS} pixels (a decompression "
+                                       "bomb, or far too large for a few-shot data set)")
+                im = im.convert(mode)
+                if im.size != (hw[1], hw[0]):
+                    im = im.resize((hw[1], hw[0]), Image.Resampling.LANCZOS)
+                return np.asarray(im, dtype=np.uint8).copy()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise MetasymError(f"{path}: not a readable image ({msg})") from None
+        raise MetasymError(f"{path}: refused as a decompression bomb ({msg[:200]})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
+        if isinstance(e, MetasymError):
+            raise
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise MetasymError(f"{path}: not a readable image ({msg[:200]})") from None
+    except MemoryError:
+        raise MetasymError(f"{path}: not enough memory to decode this image") from None
 
 
 def _subfolders(folder: Path) -> list[Path]:
@@ -84,13 +112,26 @@ def load_omniglot(root: str | Path, *, size: int = 28) -> tuple[ImageClasses, Im
     return out[0], out[1]
 
 
-def _read_split_csv(path: Path) -> list[tuple[str, str]]:
+def _image_in(images_dir: Path, name: str, csv_path: Path, line: int) -> Path:
+    """``images_dir / name`` for a file name of a split CSV, refusing names that would
+    leave ``images_dir`` (absolute, ``..``, a drive, a NUL): only relative names of files
+    inside the folder are read."""
+    pure = PurePosixPath(name)
+    win = PureWindowsPath(name)
+    bad = (not name or "\0" in name or pure.is_absolute() or win.is_absolute()
+           or bool(win.drive) or ".." in pure.parts or ".." in win.parts)
+    if bad:
+        raise MetasymError(f"{csv_path}: line {line} names {name[:200]!r}, which is not a file "
+                           f"inside {images_dir} (absolute names and '..' are refused)")
+    return images_dir / name
+
+
+def _read_split_csv(path: Path) -> list[tuple[str, str, int]]:
+    text = read_text_file(path, "a split file 'filename,label'")
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError) as e:
-        raise MetasymError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") \
-            from None
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as e:
+        raise MetasymError(f"{path}: not a CSV file ({e})") from None
     if not rows or [c.strip() for c in rows[0][:2]] != ["filename", "label"]:
         raise MetasymError(f"{path}: expected a header 'filename,label'")
     out = []
@@ -99,7 +140,7 @@ def _read_split_csv(path: Path) -> list[tuple[str, str]]:
             continue
         if len(row) < 2 or not row[0].strip() or not row[1].strip():
             raise MetasymError(f"{path}: line {n} is not 'filename,label'")
-        out.append((row[0].strip(), row[1].strip()))
+        out.append((row[0].strip(), row[1].strip(), n))
     if not out:
         raise MetasymError(f"{path}: no rows after the header")
     return out
@@ -114,7 +155,8 @@ def load_miniimagenet(root: str | Path, *, size: int = 84) -> dict[str, ImageCla
     ``filename,label``) next to an ``images/`` folder (Ravi & Larochelle's release). Images
     of any size are resized to ``size x size`` (Lanczos). Classes are in sorted order
     (folder layout) or order of first appearance (CSV layout); the class's group
-    (``alphabets``) is the split name.
+    (``alphabets``) is the split name. A CSV name that would leave ``images/`` (an
+    absolute path, ``..``) is refused with its line number.
     """
     root = Path(root).expanduser()
     size = _check_size(size)
@@ -129,9 +171,9 @@ def load_miniimagenet(root: str | Path, *, size: int = 84) -> dict[str, ImageCla
                                "images there)")
         for s in splits:
             by_class: dict[str, list[np.ndarray]] = {}
-            for name, label in _read_split_csv(root / f"{s}.csv"):
-                path = images_dir / name
-                if not path.is_file():
+            for name, label, line in _read_split_csv(root / f"{s}.csv"):
+                path = _image_in(images_dir, name, root / f"{s}.csv", line)
+                if not os.path.lexists(path):
                     raise MetasymError(f"{path}: listed in {s}.csv but missing")
                 by_class.setdefault(label, []).append(_read_image(path, "RGB", size))
             out[s] = ImageClasses.from_groups([(s, label, ims) for label, ims in by_class.items()])

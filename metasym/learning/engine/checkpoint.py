@@ -30,7 +30,13 @@ import numpy as np
 import torch
 
 from metasym.errors import MetasymError
-from metasym.files import atomic_write, atomic_write_text
+from metasym.files import (
+    atomic_write,
+    atomic_write_text,
+    check_regular_file,
+    read_text_file,
+    write_error,
+)
 
 __all__ = [
     "CHECKPOINT",
@@ -107,7 +113,15 @@ def save_state(path: str | Path, learner: torch.nn.Module, opt: Any,
     meta = {"format": FORMAT, "step": str(int(step)), "loss_sum": repr(float(loss_sum)),
             "since": str(int(since)), "param_groups": json.dumps(osd["param_groups"]),
             **_rng_metadata(), "extra": json.dumps(extra or {})}
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    def write(tmp: str) -> None:
+        try:
+            save_file(tensors, tmp, metadata=meta)
+        except OSError:
+            raise
+        except Exception as e:  # safetensors' own error type for an I/O failure
+            raise write_error(path, e) from None
+
+    atomic_write(path, write)
 
 
 def _bad(path: Path, what: str) -> MetasymError:
@@ -120,8 +134,9 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     from safetensors import safe_open
 
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise _bad(path, "no checkpoint file (the run never reached its first checkpoint)")
+    check_regular_file(path, "a safetensors checkpoint")  # never a FIFO or a device
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = dict(f.metadata() or {})
@@ -203,8 +218,11 @@ def save_checkpoint(path: str | Path, learner: torch.nn.Module, opt: Any,
     (``metrics_file``, if any), so a checkpoint at ``step`` never claims rows that are not
     on disk."""
     if metrics_file is not None and not metrics_file.closed:
-        metrics_file.flush()
-        os.fsync(metrics_file.fileno())
+        try:
+            metrics_file.flush()
+            os.fsync(metrics_file.fileno())
+        except OSError as e:
+            raise write_error(metrics_file.name, e) from None
     save_state(path, learner, opt, generator, step=step, loss_sum=loss_sum, since=since,
                extra=extra)
 
@@ -271,8 +289,9 @@ def read_metrics(path: str | Path, step: int) -> list[dict]:
     first torn or foreign line (what a crash can leave behind)."""
     path = Path(path)
     kept: list[dict] = []
-    if path.is_file():
-        for line in path.read_text(errors="replace").splitlines():
+    if os.path.lexists(path):
+        text = read_text_file(path, "metrics.jsonl", max_bytes=2**31, errors="replace")
+        for line in text.splitlines():
             try:
                 row = json.loads(line)
             except ValueError:
@@ -328,11 +347,19 @@ class StopSignals:
         self._restore()
 
 
-def close_metrics(metrics_file) -> None:
+def close_metrics(metrics_file, quiet: bool = False) -> None:
     """Flush, fsync and close an open ``metrics.jsonl`` (``None`` is ignored), so that
-    every line written before a crash or signal is on disk."""
-    if metrics_file is None:
+    every line written before a crash or signal is on disk. A failure to write is a
+    :class:`~metasym.errors.WriteError`, or ignored when ``quiet`` (another error is
+    already on its way: it must not be masked)."""
+    if metrics_file is None or metrics_file.closed:
         return
-    metrics_file.flush()
-    os.fsync(metrics_file.fileno())
-    metrics_file.close()
+    try:
+        try:
+            metrics_file.flush()
+            os.fsync(metrics_file.fileno())
+        finally:
+            metrics_file.close()
+    except OSError as e:
+        if not quiet:
+            raise write_error(metrics_file.name, e) from None

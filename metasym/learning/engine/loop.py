@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from metasym.errors import MetasymError
+from metasym.errors import MetasymError, WriteError
 from metasym.learning.engine import checkpoint as ck
 from metasym.learning.engine.config import RunConfig
 from metasym.learning.engine.optim import make_outer_optimizer
@@ -35,6 +35,7 @@ from metasym.learning.engine.runfolder import (
     CHECKPOINT,
     METRICS,
     RunFolder,
+    checkpoint_step,
     lock_folder,
     prepare_output,
     read_run,
@@ -224,13 +225,20 @@ def fit(config: RunConfig, out: str | Path | None = None, *, problem: Any = None
             result = _train(config, problem, learner, source, device, out_dir, progress,
                             on_eval, resume, world)
         except BaseException as e:
+            restored = False
             if folder is not None:
                 if resume:
                     folder.release()
                 else:
-                    keep = isinstance(e, (ck.TrainingInterrupted, ck.NonFiniteError)) and \
-                        (out_dir / CHECKPOINT).is_file()
+                    # a write that failed (full disk, file-size limit) keeps a new run's
+                    # last checkpoint, but puts a replaced old run back (--overwrite)
+                    stops = (ck.TrainingInterrupted, ck.NonFiniteError, WriteError)
+                    keep = isinstance(e, stops) and (out_dir / CHECKPOINT).is_file() and \
+                        not (isinstance(e, WriteError) and folder.replaced is not None)
+                    restored = folder.replaced is not None and not keep
                     folder.abort(keep_new=keep)
+            if isinstance(e, WriteError) and out_dir is not None:
+                raise WriteError(e.path, f"{e}; {_intact(out_dir, restored)}") from None
             raise
         finally:
             torch.set_num_threads(prev_threads)
@@ -243,6 +251,19 @@ def fit(config: RunConfig, out: str | Path | None = None, *, problem: Any = None
     finally:
         if own_world:
             world.close()
+
+
+def _intact(out_dir: Path, restored: bool) -> str:
+    """What is left of ``out_dir`` after a write failed, for the one-line message."""
+    if restored:
+        return (f"the run folder {out_dir} is intact: the run it held before --overwrite was "
+                "put back")
+    step = checkpoint_step(out_dir)
+    if step is None:
+        return (f"{out_dir} holds no checkpoint yet (nothing else was changed); free some "
+                "space and start again with --overwrite")
+    return (f"the run folder {out_dir} is intact: its checkpoint at step {step} is complete; "
+            f"free some space and continue with `metasym train --resume {out_dir}`")
 
 
 def _split(values: Any, metric: str) -> dict[str, Any]:
@@ -393,9 +414,12 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
                     save(step)
                 if signum is not None:
                     raise ck.interrupted(signum, step, out_dir)
-    finally:
+    except BaseException:
         bar.close()
-        ck.close_metrics(metrics_file)
+        ck.close_metrics(metrics_file, quiet=True)  # never mask the error on its way
+        raise
+    bar.close()
+    ck.close_metrics(metrics_file)
 
     seconds = time.perf_counter() - t_start
     all_values = _split(learner.evaluate(source.test_batch()), metric)

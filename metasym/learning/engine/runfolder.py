@@ -34,7 +34,18 @@ from pathlib import Path
 from typing import Any
 
 from metasym.errors import MetasymError
-from metasym.files import atomic_write, atomic_write_text
+from metasym.files import (
+    atomic_write,
+    atomic_write_text,
+    check_name_lengths,
+    check_regular_file,
+    open_regular,
+    os_error_words,
+    path_errors,
+    read_json_file,
+    read_text_file,
+    write_error,
+)
 
 __all__ = [
     "MARKER",
@@ -54,6 +65,10 @@ MARKER = ".metasym-output"
 LOCK = ".metasym-lock"
 CONFIG, METRICS, FINAL, ANSWER, CHECKPOINT = ("config.json", "metrics.jsonl", "final.json",
                                              "answer.npz", "checkpoint.safetensors")
+#: Largest ``config.json`` read (bytes); a real one is a few kB.
+MAX_CONFIG_BYTES = 16 * 2**20
+#: Largest ``metrics.jsonl`` read (bytes); a row is about 200 bytes.
+MAX_METRICS_BYTES = 2**31
 
 
 # ----- creating an output folder ---------------------------------------------------------------
@@ -160,8 +175,15 @@ def prepare_output(out: str | Path, *, overwrite: bool = False, kind: str = "run
     An existing ``out`` is refused unless ``overwrite``; with ``overwrite`` it must be a
     metasym output (marker present), not the working directory or one of its parents, not
     a symbolic link, and not locked by another process. It is moved aside, and removed by
-    :meth:`OutputFolder.commit` once the new content is complete."""
-    out = Path(out)
+    :meth:`OutputFolder.commit` once the new content is complete.
+
+    A name the file system cannot take (a loop of symbolic links, a name too long) is one
+    line."""
+    with path_errors(out, "use it as the output folder"):
+        return _prepare_output(Path(out), overwrite, kind, resume_hint)
+
+
+def _prepare_output(out: Path, overwrite: bool, kind: str, resume_hint: bool) -> OutputFolder:
     if str(out) == "":
         raise MetasymError("the output folder name is empty")
     if out.is_symlink():
@@ -171,6 +193,7 @@ def prepare_output(out: str | Path, *, overwrite: bool = False, kind: str = "run
     if real == here or here.is_relative_to(real):
         raise MetasymError(f"{out} is the working directory or one of its parents; give a new "
                            "folder for the output")
+    check_name_lengths(out)  # before any parent folder is created
     replaced = None
     if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
         out.rmdir()  # an empty folder holds nothing to lose: use it as new
@@ -197,7 +220,7 @@ def prepare_output(out: str | Path, *, overwrite: bool = False, kind: str = "run
                 os.replace(replaced, out)
         if isinstance(e, MetasymError):
             raise
-        raise MetasymError(f"{out}: cannot create the folder ({e.strerror or e})") from None
+        raise MetasymError(f"{out}: cannot create the folder ({os_error_words(e)})") from None
     return OutputFolder(out, lock, replaced)
 
 
@@ -207,14 +230,11 @@ def read_config_file(run: Path) -> dict[str, Any]:
     cfg_path = run / CONFIG
     if not run.is_dir():
         raise MetasymError(f"{run}: no such run folder")
-    if not cfg_path.is_file():
+    if not os.path.lexists(cfg_path):
         raise MetasymError(f"{run}: no config.json (not a metasym run folder, or it was "
                            "interrupted before its first write)")
-    try:
-        data = json.loads(cfg_path.read_text())
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise MetasymError(f"{cfg_path}: unreadable or corrupt JSON ({msg})") from None
+    # a regular file of at most 16 MiB, UTF-8, JSON not nested past the parser's recursion
+    data = read_json_file(cfg_path, "a metasym run's config.json", max_bytes=MAX_CONFIG_BYTES)
     if not isinstance(data, dict) or not isinstance(data.get("problem"), str) \
             or not isinstance(data.get("model"), str):
         raise MetasymError(f"{cfg_path}: not a metasym run config (no problem/model)")
@@ -226,14 +246,14 @@ def checkpoint_step(run: Path) -> int | None:
     unreadable); reads only the safetensors header."""
     path = run / CHECKPOINT
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, "a safetensors checkpoint") as f:
             n = int.from_bytes(f.read(8), "little")
             if not 0 < n < 100_000_000:
                 return None
             header = json.loads(f.read(n))
         return int(header["__metadata__"]["step"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None  # (MetasymError is a ValueError: not a regular file)
 
 
 @dataclass
@@ -269,9 +289,15 @@ def read_run(run_dir: str | Path, *, need_checkpoint: bool = True) -> RunRecord:
 
     Raises one-line :class:`~metasym.errors.MetasymError` for every defect; an unfinished
     run is returned with ``final = None`` (callers say so)."""
-    from metasym.learning.engine.registry import problem_for_config
 
     run = Path(run_dir)
+    with path_errors(run, "read the run folder"):
+        return _read_run(run, need_checkpoint)
+
+
+def _read_run(run: Path, need_checkpoint: bool) -> RunRecord:
+    from metasym.learning.engine.registry import problem_for_config
+
     data = read_config_file(run)
     problem = problem_for_config(data)
     try:
@@ -286,14 +312,19 @@ def read_run(run_dir: str | Path, *, need_checkpoint: bool = True) -> RunRecord:
                            "(their digest no longer matches); restore the file or start a "
                            "new run")
     step = checkpoint_step(run)
-    if need_checkpoint and not (run / CHECKPOINT).is_file():
+    if need_checkpoint and not os.path.lexists(run / CHECKPOINT):
         raise MetasymError(f"{run / CHECKPOINT}: no checkpoint file (training was "
                            "interrupted before its first checkpoint)")
+    if os.path.lexists(run / CHECKPOINT):
+        check_regular_file(run / CHECKPOINT, "a safetensors checkpoint")
     final = None
-    if (run / FINAL).is_file():
+    if os.path.lexists(run / FINAL):
+        check_regular_file(run / FINAL, "a run's final.json")  # a FIFO would hang: refuse
         try:
-            final = json.loads((run / FINAL).read_text())
-        except (OSError, ValueError, UnicodeDecodeError):
+            final = read_json_file(run / FINAL, "a run's final.json")
+        except MetasymError:
+            final = None
+        if not isinstance(final, dict):
             final = None
     return RunRecord(run, cfg, data, problem, final, step)
 
@@ -322,13 +353,19 @@ class RunFolder:
         atomic_write_text(self.path / FINAL, json.dumps(final, indent=2, default=str) + "\n")
 
     def open_metrics(self, append: bool) -> Any:
-        self.metrics_file = open(self.path / METRICS, "a" if append else "w")  # noqa: SIM115
+        try:
+            self.metrics_file = open(self.path / METRICS, "a" if append else "w")  # noqa: SIM115
+        except OSError as e:
+            raise write_error(self.path / METRICS, e) from None
         return self.metrics_file
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         if self.metrics_file is not None:
-            self.metrics_file.write(json.dumps(row) + "\n")
-            self.metrics_file.flush()
+            try:
+                self.metrics_file.write(json.dumps(row) + "\n")
+                self.metrics_file.flush()
+            except OSError as e:  # a full disk, a file-size limit
+                raise write_error(self.path / METRICS, e) from None
 
     def reopen(self, step: int, eval_every: int) -> list[dict]:
         """Prepare to continue from the checkpoint at ``step``: keep the metrics rows it
@@ -338,7 +375,9 @@ class RunFolder:
         path = self.path / METRICS
         kept: list[dict] = []
         damaged = None
-        lines = path.read_text(errors="replace").splitlines() if path.is_file() else []
+        lines = (read_text_file(path, "metrics.jsonl", max_bytes=MAX_METRICS_BYTES,
+                                errors="replace").splitlines()
+                 if os.path.lexists(path) else [])
         for i, line in enumerate(lines):
             try:
                 row = json.loads(line)

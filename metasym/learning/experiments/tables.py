@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from metasym.errors import MetasymError
-from metasym.files import atomic_write_text
+from metasym.files import atomic_write_text, path_errors, read_json_file
 
 __all__ = ["open_table", "run_once", "write_table"]
 
@@ -19,6 +19,11 @@ def open_table(out: str | Path, kind: str, *, overwrite: bool = False) -> Any:
     """The output folder of a table: new; replaced (``overwrite``); or, when ``out`` is
     already a folder of this kind of table, the same folder continued -- :func:`run_once`
     then keeps its finished runs and resumes the others."""
+    with path_errors(out, "use it as the output folder"):
+        return _open_table(Path(out), kind, overwrite)
+
+
+def _open_table(out: Path, kind: str, overwrite: bool) -> Any:
     from metasym.learning.engine.runfolder import (
         MARKER,
         FolderLock,
@@ -30,8 +35,8 @@ def open_table(out: str | Path, kind: str, *, overwrite: bool = False) -> Any:
     marker = path / MARKER
     if not overwrite and path.is_dir() and not path.is_symlink() and marker.is_file():
         try:
-            recorded = json.loads(marker.read_text()).get("metasym")
-        except (OSError, ValueError, AttributeError):
+            recorded = read_json_file(marker, "a metasym marker", max_bytes=2**16).get("metasym")
+        except (MetasymError, AttributeError):
             recorded = None
         if recorded != kind:
             raise MetasymError(f"{path} holds a metasym {recorded or 'output'}, not {kind}; "
@@ -66,8 +71,8 @@ def run_once(cfg: Any, path: Path, row: Callable[[Path, dict[str, Any]], dict[st
     if record is not None and record.finished and record.config.steps == cfg.steps:
         if saved.is_file():
             try:
-                return json.loads(saved.read_text())
-            except (OSError, ValueError):
+                return read_json_file(saved, "a table row")
+            except MetasymError:
                 pass  # rebuilt below
         final = record.final
     else:
