@@ -230,7 +230,7 @@ def test_metrics_damaged_before_the_checkpoint_refuse_resume(tmp_path, capsys):
     (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "--steps", "20"]) == 2
-    assert "damaged at line 2" in _err(capsys)
+    assert "metrics.jsonl: line 2 is not a metrics row" in _err(capsys)
     # a torn LAST line (what a crash leaves after the checkpoint's rows) is dropped
     lines = [json.dumps(r) for r in [json.loads(x) for x in (lines[0], lines[2])]]
     (run / "metrics.jsonl").write_text("\n".join(lines + ['{"step": 1']) + "\n")

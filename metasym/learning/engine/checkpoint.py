@@ -8,7 +8,9 @@ safetensors file (no pickle, nothing executable):
 * the outer optimiser's per-parameter state under ``optim.<index>.<name>``;
 * the task sampler's generator state and torch's global RNG state as ``uint8`` tensors;
 * in the safetensors metadata (strings): the step, the running training-loss sum, the
-  optimiser's parameter groups, Python's and NumPy's global RNG states (JSON).
+  optimiser's parameter groups, Python's and NumPy's global RNG states (JSON), and what
+  binds it to its run: the run's digest, its defining fields and the evaluation steps off
+  the ``eval_every`` schedule.
 
 Files are replaced atomically (:func:`metasym.files.atomic_write`): written to a temporary file in the
 same folder, flushed and ``fsync``-ed, renamed over the old file with ``os.replace``,
@@ -98,8 +100,14 @@ def _np_default(o: Any) -> Any:
 
 def save_state(path: str | Path, learner: torch.nn.Module, opt: Any,
                generator: torch.Generator, *, step: int, loss_sum: float, since: int,
-               extra: dict[str, Any] | None = None) -> None:
-    """Write the complete training state atomically to ``path`` (safetensors)."""
+               extra: dict[str, Any] | None = None, binding: dict[str, Any] | None = None
+               ) -> None:
+    """Write the complete training state atomically to ``path`` (safetensors).
+
+    ``binding`` ties the checkpoint to its run (see ``runfolder.check_checkpoint``): the run's ``digest`` (the one ``config.json`` records), its defining
+    ``fields`` and the evaluation steps off the ``eval_every`` schedule (``evals``: the
+    last step of a run later extended); stored as the metadata strings ``digest``, ``run``
+    and ``evals``."""
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in learner.state_dict().items()}
@@ -113,6 +121,11 @@ def save_state(path: str | Path, learner: torch.nn.Module, opt: Any,
     meta = {"format": FORMAT, "step": str(int(step)), "loss_sum": repr(float(loss_sum)),
             "since": str(int(since)), "param_groups": json.dumps(osd["param_groups"]),
             **_rng_metadata(), "extra": json.dumps(extra or {})}
+    if binding is not None:
+        meta |= {"digest": str(binding["digest"]),
+                 "run": json.dumps(binding["fields"], sort_keys=True, default=str),
+                 "evals": json.dumps([int(e) for e in binding["evals"]])}
+
     def write(tmp: str) -> None:
         try:
             save_file(tensors, tmp, metadata=meta)
@@ -151,7 +164,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
 def load_state(path: str | Path, learner: torch.nn.Module, opt: Any,
                generator: torch.Generator) -> dict[str, Any]:
     """Restore what :func:`save_state` wrote into ``learner``, ``opt``, ``generator`` and
-    the global RNGs; returns ``{"step", "loss_sum", "since", "extra"}``.
+    the global RNGs; returns ``{"step", "loss_sum", "since", "extra", "digest", "evals"}``
+    (``digest`` ``None`` and ``evals`` empty for a checkpoint without a run binding).
 
     Every defect of the file (truncated, another kind of file, a finished run's model-only
     checkpoint, wrong names or shapes) is one :class:`MetasymError` naming the file."""
@@ -167,6 +181,7 @@ def load_state(path: str | Path, learner: torch.nn.Module, opt: Any,
         py = json.loads(meta["python_rng"])
         np_state = json.loads(meta["numpy_rng"])
         extra = json.loads(meta.get("extra", "{}"))
+        evals = [int(e) for e in json.loads(meta.get("evals", "[]"))]
     except (KeyError, ValueError, TypeError) as e:
         raise _bad(path, f"corrupt checkpoint metadata ({type(e).__name__}: {e})") from None
     own = learner.state_dict()
@@ -208,12 +223,14 @@ def load_state(path: str | Path, learner: torch.nn.Module, opt: Any,
     except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise _bad(path, f"cannot restore the training state ({msg})") from None
-    return {"step": step, "loss_sum": loss_sum, "since": since, "extra": extra}
+    return {"step": step, "loss_sum": loss_sum, "since": since, "extra": extra,
+            "digest": meta.get("digest"), "evals": evals}
 
 
 def save_checkpoint(path: str | Path, learner: torch.nn.Module, opt: Any,
                     generator: torch.Generator, *, metrics_file: Any = None, step: int,
-                    loss_sum: float, since: int, extra: dict[str, Any] | None = None) -> None:
+                    loss_sum: float, since: int, extra: dict[str, Any] | None = None,
+                    binding: dict[str, Any] | None = None) -> None:
     """:func:`save_state`, after flushing and ``fsync``-ing the open ``metrics.jsonl``
     (``metrics_file``, if any), so a checkpoint at ``step`` never claims rows that are not
     on disk."""
@@ -224,7 +241,7 @@ def save_checkpoint(path: str | Path, learner: torch.nn.Module, opt: Any,
         except OSError as e:
             raise write_error(metrics_file.name, e) from None
     save_state(path, learner, opt, generator, step=step, loss_sum=loss_sum, since=since,
-               extra=extra)
+               extra=extra, binding=binding)
 
 
 def load_resumable(path: str | Path, learner: torch.nn.Module, opt: Any,

@@ -33,11 +33,11 @@ from metasym.learning.engine.config import RunConfig
 from metasym.learning.engine.optim import make_outer_optimizer
 from metasym.learning.engine.runfolder import (
     CHECKPOINT,
-    METRICS,
     RunFolder,
     checkpoint_step,
     lock_folder,
     prepare_output,
+    read_history,
     read_run,
 )
 from metasym.learning.stats import mean_ci95
@@ -293,11 +293,21 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
     }
     # the digest covers the fields as recorded (resolved ones such as k with their
     # values), computed exactly as a reader of config.json recomputes it
-    resolved["digest"] = problem.config_from_json(resolved).digest()
+    recorded = problem.config_from_json(resolved)
+    resolved["digest"] = recorded.digest()
+    # what binds every checkpoint to this run: its digest, defining fields, and the
+    # evaluations off the eval_every schedule (the last step of a run later extended)
+    binding = {"digest": resolved["digest"], "fields": recorded.defining_fields(),
+               "evals": []}
     start, loss0, since0, history, elapsed0 = 0, 0.0, 0, [], 0.0
     if resume:
         st = ck.load_resumable(ckpt_path, learner, opt, generator, steps=cfg.steps)
+        if st["digest"] != resolved["digest"]:  # read_run checked it against config.json
+            raise MetasymError(f"{ckpt_path}: belongs to another run (digest "
+                               f"{st['digest']}, this run's {resolved['digest']}); put this "
+                               "run's checkpoint back, or start again with --overwrite")
         start, loss0, since0 = st["step"], st["loss_sum"], st["since"]
+        binding["evals"] = [e for e in st["evals"] if e <= start]
         elapsed0 = float(st["extra"].get("seconds", 0.0))
         if world.distributed:
             world.barrier()  # every rank has read the checkpoint before rank 0 rewrites it
@@ -305,14 +315,14 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
     if writer:
         folder.write_config(resolved)
         if resume:
-            history = folder.reopen(start, cfg.eval_every)
+            history = folder.reopen(start, cfg.eval_every, binding["evals"])
         else:
             arrays = problem.answer_arrays(cfg, source)
             if arrays is not None:
                 folder.write_answer(arrays)
         metrics_file = folder.open_metrics(append=resume)
     elif resume and out_dir is not None:
-        history = ck.read_metrics(out_dir / METRICS, start)
+        history = read_history(out_dir, start, cfg.eval_every, binding["evals"])
 
     from tqdm import tqdm
 
@@ -334,6 +344,8 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
         row |= {"train_loss": float(loss_sum) / since if since else None,
                 "seconds": time.perf_counter() - t_start, "step_sizes": learner.step_sizes()}
         loss_sum, since = torch.zeros((), device=device, dtype=torch.float64), 0
+        if step % cfg.eval_every:  # the last step of a run that may be extended later
+            binding["evals"].append(step)
         history.append(row)
         if folder is not None and writer:
             folder.append_metrics(row)
@@ -350,7 +362,7 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
             ck.save_checkpoint(ckpt_path, learner, opt, generator, metrics_file=metrics_file,
                                step=step, loss_sum=float(loss_sum), since=since,
                                extra={"seconds": time.perf_counter() - t_start,
-                                      "world_size": world.size})
+                                      "world_size": world.size}, binding=binding)
         last_saved = step
 
     def allreduce(loss: torch.Tensor, stop: bool, w: float) -> tuple[torch.Tensor, bool]:

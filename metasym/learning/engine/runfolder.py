@@ -18,8 +18,11 @@ A run folder holds
   folder, released on exit or crash: a second writer gets a one-line refusal.
 
 :func:`read_run` is the one reader of a run folder (train's resume, compare, discover):
-one set of one-line errors for a missing folder, a corrupt or edited ``config.json``, an
-unknown problem, and an unfinished run.
+one set of one-line errors for a missing folder, a corrupt, edited or digest-less
+``config.json``, an unknown problem, a checkpoint of another run or at an impossible step
+(:func:`check_checkpoint`), metrics that are not exactly the rows the run wrote
+(:func:`read_history`), an old run left aside by a killed ``--overwrite``
+(:func:`check_replaced`); an unfinished run is reported as such.
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ __all__ = [
     "read_run",
     "read_config_file",
     "checkpoint_step",
+    "check_replaced",
+    "CheckpointInfo",
+    "check_checkpoint",
+    "eval_steps",
+    "read_history",
 ]
 
 MARKER = ".metasym-output"
@@ -154,6 +162,32 @@ class OutputFolder:
         self.lock.release()
 
 
+def check_replaced(out: str | Path) -> None:
+    """Refuse, in one line, to use the run folder ``out`` while a hidden
+    ``.NAME.replaced-*`` folder lies beside it: the run ``out`` held before an
+    ``--overwrite`` that was killed after moving it aside (it is put back or removed by
+    that process otherwise). The message names it and says how to restore it; while
+    another process holds ``out``'s lock (an ``--overwrite`` under way) it says to wait."""
+    out = Path(out)
+    parent = out.parent
+    prefix = f".{out.name}.replaced-"
+    try:
+        left = sorted(p for p in parent.iterdir() if p.name.startswith(prefix))
+    except OSError:
+        return  # no parent folder (yet): nothing was moved aside there
+    if not left:
+        return
+    if out.is_dir() and _is_locked(out):
+        raise MetasymError(f"{out} is being replaced by another metasym process (--overwrite "
+                           f"under way, the old run is in {left[0]}); wait for it to finish")
+    old = left[0]
+    more = f" (and {len(left) - 1} more such folders)" if len(left) > 1 else ""
+    raise MetasymError(
+        f"{old}{more}: the old run {out}, moved aside by an --overwrite that was interrupted "
+        f"before it finished; restore it with `rm -rf {out} && mv {old} {out}`, or delete it "
+        f"with `rm -rf {old}` to keep {out} as it is")
+
+
 def _check_replaceable(out: Path) -> None:
     here = Path.cwd().resolve()
     real = out.resolve()
@@ -194,6 +228,7 @@ def _prepare_output(out: Path, overwrite: bool, kind: str, resume_hint: bool) ->
         raise MetasymError(f"{out} is the working directory or one of its parents; give a new "
                            "folder for the output")
     check_name_lengths(out)  # before any parent folder is created
+    check_replaced(out)  # an old run left aside by a killed --overwrite: say so first
     replaced = None
     if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
         out.rmdir()  # an empty folder holds nothing to lose: use it as new
@@ -241,19 +276,169 @@ def read_config_file(run: Path) -> dict[str, Any]:
     return data
 
 
-def checkpoint_step(run: Path) -> int | None:
-    """The step of ``run``'s resumable checkpoint (``None`` when there is none or it is
-    unreadable); reads only the safetensors header."""
-    path = run / CHECKPOINT
+def _checkpoint_header(path: Path) -> dict[str, str] | None:
+    """The metadata strings of a safetensors file's header (reads only the header);
+    ``None`` when there is no readable header."""
     try:
         with open_regular(path, "a safetensors checkpoint") as f:
             n = int.from_bytes(f.read(8), "little")
             if not 0 < n < 100_000_000:
                 return None
             header = json.loads(f.read(n))
-        return int(header["__metadata__"]["step"])
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        meta = header.get("__metadata__", {}) if isinstance(header, dict) else None
+        return meta if isinstance(meta, dict) else None
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError, AttributeError):
         return None  # (MetasymError is a ValueError: not a regular file)
+
+
+def checkpoint_step(run: Path) -> int | None:
+    """The step of ``run``'s resumable checkpoint (``None`` when there is none or it is
+    unreadable); reads only the safetensors header."""
+    meta = _checkpoint_header(run / CHECKPOINT)
+    try:
+        return int(meta["step"]) if meta is not None else None
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+# ----- a checkpoint bound to its run, metrics that cannot lie ------------------------------------
+@dataclass
+class CheckpointInfo:
+    """What binds a run's checkpoint to it (read from the header only): its ``step``, the
+    run ``digest`` and the evaluation steps off the ``eval_every`` schedule (``evals``)."""
+
+    step: int
+    digest: str
+    evals: tuple[int, ...]
+
+
+def _differing(mine: dict[str, Any], theirs: dict[str, Any]) -> str:
+    keys = [k for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
+    return ", ".join(f"{k} {theirs.get(k)!r} (config.json: {mine.get(k)!r})" for k in keys[:4])
+
+
+def check_checkpoint(run: str | Path, cfg: Any, digest: str,
+                     final: dict[str, Any] | None) -> CheckpointInfo | None:
+    """Check that ``run``'s checkpoint belongs to the run ``config.json`` describes: it
+    carries the same ``digest`` (another run's checkpoint, another seed, is refused and the
+    differing fields are named), its step is between 0 and the run's ``steps`` and equals
+    ``final.json``'s ``steps`` when the run finished. ``None`` when there is no
+    checkpoint or its header is unreadable (the readers of the tensors then say why).
+
+    A checkpoint without a digest (written before checkpoints were bound to their run,
+    or not by ``metasym train``) is refused: it cannot be checked to be this run's."""
+    path = Path(run) / CHECKPOINT
+    if not os.path.lexists(path):
+        return None
+    meta = _checkpoint_header(path)
+    if meta is None:
+        return None
+    if meta.get("format") != "metasym-train-state/1":
+        raise MetasymError(f"{path}: holds model weights only, not a resumable training state "
+                           "bound to its run (written by an older metasym, or not by "
+                           "`metasym train`)")
+    if "digest" not in meta:
+        raise MetasymError(
+            f"{path}: carries no run digest (written by a metasym from before checkpoints "
+            f"were bound to their run), so it cannot be checked to be this run's; train the "
+            f"run again (`metasym train --out NEW` with the settings in {CONFIG})")
+    try:
+        step = int(meta["step"])
+        fields = json.loads(meta.get("run", "{}"))
+        evals = tuple(int(e) for e in json.loads(meta.get("evals", "[]")))
+        if not isinstance(fields, dict):
+            raise TypeError("run fields are not a mapping")
+    except (KeyError, ValueError, TypeError, RecursionError) as e:
+        raise MetasymError(f"{path}: corrupt checkpoint metadata ({type(e).__name__}: "
+                           f"{e})") from None
+    if meta["digest"] != digest:
+        what = _differing(json.loads(json.dumps(cfg.defining_fields(), default=str)), fields)
+        raise MetasymError(
+            f"{path}: belongs to another run (its digest {meta['digest']}, {CONFIG}'s "
+            f"{digest}{': ' + what if what else ''}); put this run's checkpoint back, or "
+            "start again with --overwrite")
+    if step < 0 or step > cfg.steps:
+        raise MetasymError(f"{path}: step {step} is outside the run's 0..{cfg.steps} steps "
+                           f"({CONFIG}); the checkpoint's metadata is corrupt: put this "
+                           "run's checkpoint back, or start again with --overwrite")
+    if final is not None and final.get("steps") != step:
+        raise MetasymError(f"{path}: at step {step}, but {FINAL} says the run finished at "
+                           f"step {final.get('steps')!r}: the checkpoint is not this run's "
+                           "last one; put it back, or start again with --overwrite")
+    if any(e <= 0 or e > step or e % cfg.eval_every == 0 for e in evals):
+        raise MetasymError(f"{path}: corrupt checkpoint metadata (evaluation steps "
+                           f"{list(evals)} off the schedule of every {cfg.eval_every})")
+    return CheckpointInfo(step, meta["digest"], evals)
+
+
+def eval_steps(step: int, eval_every: int, evals: Any = ()) -> list[int]:
+    """The steps at which a run evaluated (and wrote a ``metrics.jsonl`` row) up to its
+    checkpoint at ``step``: 0, every multiple of ``eval_every``, and ``evals`` (the last
+    step of a run later extended with ``--resume --steps``)."""
+    return sorted({*range(0, step + 1, eval_every), *(e for e in evals if 0 < e <= step)})
+
+
+def read_history(run: str | Path, step: int, eval_every: int, evals: Any = ()) -> list[dict]:
+    """The rows of ``run/metrics.jsonl`` the checkpoint at ``step`` covers, checked to be
+    exactly the rows the run wrote: one per step of :func:`eval_steps`, in order, none
+    missing, none twice. After them the file may hold rows of later steps and a torn last
+    line (what a crash after the checkpoint leaves); they are not returned. Anything else
+    (the file missing or emptied, cut at a line boundary, a row deleted, duplicated or
+    damaged) is one :class:`MetasymError` naming the file and the line."""
+    path = Path(run) / METRICS
+    expected = eval_steps(step, eval_every, evals)
+    fix = ("; resuming or comparing would build on rows the run did not write: restore "
+           f"{METRICS}, or start again with --overwrite")
+    if not os.path.lexists(path):
+        raise MetasymError(f"{path}: missing, but the checkpoint at step {step} covers rows "
+                           f"for steps {_steps_text(expected)}{fix}")
+    lines = read_text_file(path, "metrics.jsonl", max_bytes=MAX_METRICS_BYTES,
+                           errors="replace").splitlines()
+    kept: list[dict] = []
+    last = step  # past the checkpoint's rows: the step of the last row read
+    for i, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError):
+            row = None
+        ok = isinstance(row, dict) and type(row.get("step")) is int
+        if len(kept) == len(expected):  # past the checkpoint: later rows, a torn last line
+            if not ok:
+                if i == len(lines):
+                    break
+                raise MetasymError(f"{path}: line {i} is not a metrics row (torn or "
+                                   f"edited), and rows follow it{fix}")
+            if row["step"] <= last:
+                raise MetasymError(f"{path}: line {i}: step {row['step']} again or out of "
+                                   f"order (after step {last}){fix}")
+            last = row["step"]
+            continue
+        want = expected[len(kept)]
+        if not ok:
+            raise MetasymError(f"{path}: line {i} is not a metrics row (torn or edited); the "
+                               f"run wrote step {want} there{fix}")
+        got = row["step"]
+        if got != want:
+            if kept and got <= kept[-1]["step"]:
+                why = f"step {got} again or out of order after step {kept[-1]['step']}"
+            elif got <= step and got not in expected:
+                why = f"step {got} is not one of the run's evaluation steps (every {eval_every})"
+            else:
+                why = f"step {got}, but the run's row for step {want} is missing before it"
+            raise MetasymError(f"{path}: line {i}: {why}{fix}")
+        kept.append(row)
+    if len(kept) < len(expected):
+        have = (f"ends after line {len(kept)} (step {kept[-1]['step']})" if kept
+                else "holds no rows")
+        raise MetasymError(f"{path}: {have}, but the checkpoint at step {step} covers rows up "
+                           f"to step {expected[-1]} (missing: steps "
+                           f"{_steps_text(expected[len(kept):])}){fix}")
+    return kept
+
+
+def _steps_text(steps: list[int]) -> str:
+    return ", ".join(map(str, steps)) if len(steps) <= 6 else \
+        f"{', '.join(map(str, steps[:3]))}, ..., {steps[-1]}"
 
 
 @dataclass
@@ -269,6 +454,8 @@ class RunRecord:
     final: dict[str, Any] | None
     step: int | None
     notes: list[str] = field(default_factory=list)
+    checkpoint: CheckpointInfo | None = None
+    history: list[dict[str, Any]] | None = None
 
     @property
     def finished(self) -> bool:
@@ -285,10 +472,14 @@ class RunRecord:
 
 
 def read_run(run_dir: str | Path, *, need_checkpoint: bool = True) -> RunRecord:
-    """Read and validate a run folder: config (digest checked), problem kind, status.
+    """Read and validate a run folder: config (digest checked), problem kind, status, and
+    that its checkpoint and metrics are this run's (:func:`check_checkpoint`,
+    :func:`read_history`: ``checkpoint`` and ``history`` of the record).
 
     Raises one-line :class:`~metasym.errors.MetasymError` for every defect; an unfinished
-    run is returned with ``final = None`` (callers say so)."""
+    run is returned with ``final = None`` (callers say so). A hidden ``.NAME.replaced-*``
+    folder beside it (an interrupted ``--overwrite``) is refused first
+    (:func:`check_replaced`)."""
 
     run = Path(run_dir)
     with path_errors(run, "read the run folder"):
@@ -298,6 +489,7 @@ def read_run(run_dir: str | Path, *, need_checkpoint: bool = True) -> RunRecord:
 def _read_run(run: Path, need_checkpoint: bool) -> RunRecord:
     from metasym.learning.engine.registry import problem_for_config
 
+    check_replaced(run)
     data = read_config_file(run)
     problem = problem_for_config(data)
     try:
@@ -307,7 +499,12 @@ def _read_run(run: Path, need_checkpoint: bool) -> RunRecord:
     except (TypeError, ValueError, MetasymError) as e:
         raise MetasymError(f"{run / CONFIG}: invalid config ({e})") from None
     stored = data.get("digest")
-    if stored is not None and stored != cfg.digest():
+    if stored is None:
+        raise MetasymError(f"{run / CONFIG}: no digest of the fields that define the run, so "
+                           "an edit cannot be told from the run (runs written by a metasym "
+                           "from before run folders carried a digest lack it); train the run "
+                           "again with the settings in it")
+    if stored != cfg.digest():
         raise MetasymError(f"{run / CONFIG}: the fields that define the run were edited "
                            "(their digest no longer matches); restore the file or start a "
                            "new run")
@@ -326,7 +523,12 @@ def _read_run(run: Path, need_checkpoint: bool) -> RunRecord:
             final = None
         if not isinstance(final, dict):
             final = None
-    return RunRecord(run, cfg, data, problem, final, step)
+    info = check_checkpoint(run, cfg, stored, final)
+    history = None
+    if info is not None:
+        step = info.step
+        history = read_history(run, info.step, cfg.eval_every, info.evals)
+    return RunRecord(run, cfg, data, problem, final, step, checkpoint=info, history=history)
 
 
 # ----- writing ----------------------------------------------------------------------------------
@@ -367,35 +569,13 @@ class RunFolder:
             except OSError as e:  # a full disk, a file-size limit
                 raise write_error(self.path / METRICS, e) from None
 
-    def reopen(self, step: int, eval_every: int) -> list[dict]:
+    def reopen(self, step: int, eval_every: int, evals: Any = ()) -> list[dict]:
         """Prepare to continue from the checkpoint at ``step``: keep the metrics rows it
-        covers (a torn last line -- what a crash leaves -- is dropped), remove
-        ``final.json``; a file damaged earlier (rows the checkpoint covers are missing) is
-        refused with one line rather than resumed with a silent gap."""
-        path = self.path / METRICS
-        kept: list[dict] = []
-        damaged = None
-        lines = (read_text_file(path, "metrics.jsonl", max_bytes=MAX_METRICS_BYTES,
-                                errors="replace").splitlines()
-                 if os.path.lexists(path) else [])
-        for i, line in enumerate(lines):
-            try:
-                row = json.loads(line)
-            except ValueError:
-                row = None
-            if not isinstance(row, dict) or not isinstance(row.get("step"), int):
-                damaged = i + 1
-                break
-            if row["step"] > step:
-                break
-            kept.append(row)
-        expected = step - step % eval_every  # the last regular evaluation the checkpoint covers
-        if damaged is not None and (damaged < len(lines) or not kept
-                                    or kept[-1]["step"] < expected):
-            raise MetasymError(
-                f"{path}: damaged at line {damaged} (rows the checkpoint at step {step} "
-                f"covers are missing); resuming would leave a silent gap: restore the file, "
-                f"or delete the lines from {damaged} on and remove {CHECKPOINT} to restart")
-        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+        covers, checked by :func:`read_history` to be exactly the rows the run wrote (rows
+        after them and a torn last line -- what a crash leaves -- are dropped; a row
+        missing, duplicated or damaged before is one line, and nothing is changed), then
+        remove ``final.json``."""
+        kept = read_history(self.path, step, eval_every, evals)
+        atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
         (self.path / FINAL).unlink(missing_ok=True)
         return kept
