@@ -9,6 +9,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ import pytest
 from metasym.cli import main
 from metasym.errors import MetasymError
 from metasym.learning.engine.checkpoint import CHECKPOINT, read_checkpoint
+from metasym.learning.engine.distributed import disagreement
 from metasym.learning.engine.runfolder import eval_steps, lock_folder, read_history
 
 TINY = ["--tasks", "120", "--eval-every", "4", "--eval-tasks", "10", "--quiet",
@@ -230,6 +233,84 @@ def test_a_run_being_replaced_says_to_wait(runs, tmp_path, capsys):
         assert "being replaced by another metasym process" in _err(capsys)
     finally:
         lock.release()
+
+
+# ----- torchrun ranks must agree ---------------------------------------------------------------
+def test_disagreement_names_each_differing_flag():
+    msg = disagreement([{"seed": 0, "k": 3, "steps": 10}, {"seed": 7, "k": 3, "steps": 10},
+                        {"seed": 0, "k": 3, "steps": 12}])
+    assert "--seed (0 on ranks 0,2; 7 on rank 1)" in msg
+    assert "--steps (10 on ranks 0,1; 12 on rank 2)" in msg and "--k" not in msg
+    assert "3 torchrun processes disagree" in msg and "\n" not in msg
+
+
+AGREE = """
+import sys, torch.distributed as dist
+from metasym.errors import MetasymError
+from metasym.learning.engine.distributed import World
+rank, store = int(sys.argv[1]), sys.argv[2]
+dist.init_process_group("gloo", init_method="file://" + store, rank=rank, world_size=2)
+world = World(rank, 2)
+for fields in ({"seed": 0, "k": 3}, {"seed": 0, "k": 3 + rank}, {"seed": 7 * rank, "k": 3}):
+    try:
+        world.agree(fields)
+        print("agree")
+    except MetasymError as e:
+        print(e)
+dist.destroy_process_group()
+"""
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    return env | {"OMP_NUM_THREADS": "1",
+                  "GLOO_SOCKET_IFNAME": env.get("GLOO_SOCKET_IFNAME", "lo")}
+
+
+def test_two_gloo_ranks_agree_or_name_the_field(tmp_path):
+    script = tmp_path / "agree.py"
+    script.write_text(AGREE)
+    procs = [subprocess.Popen([sys.executable, str(script), str(r), str(tmp_path / "store")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=_clean_env()) for r in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    for out, _ in outs:  # both ranks reach the same verdicts
+        lines = out.splitlines()
+        assert lines[0] == "agree", lines
+        assert "disagree on --k (3 on rank 0; 4 on rank 1)" in lines[1], lines
+        assert "disagree on --seed (0 on rank 0; 7 on rank 1)" in lines[2], lines
+    assert outs[0][0] == outs[1][0]
+
+
+RANKS = """
+import os, sys
+from metasym.cli import main
+extra = sys.argv[2:] if os.environ["RANK"] == "1" else []
+sys.exit(main(["train", "--tasks", "120", "--steps", "10", "--eval-every", "5",
+               "--eval-tasks", "10", "--tasks-per-step", "4", "--quiet", "--threads", "1",
+               "--out", sys.argv[1], *extra]))
+"""
+
+
+def test_torchrun_ranks_with_different_flags_refuse_in_one_line(tmp_path):
+    """Rank 1 started with another --seed, --steps and --k: one line on each rank naming
+    them, no run folder, no hang, no gloo traceback."""
+    script = tmp_path / "ranks.py"
+    script.write_text(RANKS)
+    out = tmp_path / "run"
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+                          "2", "--standalone", "--monitor_interval", "0.2", str(script),
+                          str(out), "--seed", "7", "--steps", "30", "--k", "2"],
+                         capture_output=True, text=True, timeout=120, env=_clean_env())
+    assert res.returncode != 0
+    mine = [x for x in res.stderr.splitlines() if x.startswith("metasym: error:")]
+    assert len(mine) == 2 and mine[0] == mine[1], res.stderr[-3000:]
+    for flag in ("--seed (0 on rank 0; 7 on rank 1)", "--steps (10 on rank 0; 30 on rank 1)",
+                 "--k (null on rank 0; 2 on rank 1)"):
+        assert flag in mine[0], mine[0]
+    assert "gloo" not in res.stderr.lower() and not out.exists()
 
 
 def test_read_history_is_the_one_reader_for_resume(runs):

@@ -19,14 +19,17 @@ See ``docs/reliability.md`` for several machines.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from metasym.errors import MetasymError
 
-__all__ = ["World", "world_from_env", "SINGLE"]
+__all__ = ["World", "world_from_env", "SINGLE", "disagreement"]
 
 
 @dataclass
@@ -78,6 +81,21 @@ class World:
         torch.distributed.broadcast_object_list(obj, src=0)
         return obj[0]
 
+    def agree(self, fields: dict[str, Any]) -> None:
+        """Check that every rank runs the same job: all-gather the digest of ``fields``
+        (the run's settings) and, when they differ, raise the same one-line
+        :class:`~metasym.errors.MetasymError` on every rank naming the fields that differ
+        (:func:`disagreement`) -- before any work, instead of a hang (different
+        ``--steps``) or a collective's traceback (different shapes, ``--k``)."""
+        if not self.distributed:
+            return
+        text = json.dumps(fields, sort_keys=True, default=str)
+        mine = (hashlib.sha256(text.encode()).hexdigest(), json.loads(text))
+        gathered: list[Any] = [None] * self.size
+        torch.distributed.all_gather_object(gathered, mine)
+        if any(g[0] != gathered[0][0] for g in gathered):
+            raise MetasymError(disagreement([g[1] for g in gathered]))
+
     def close(self) -> None:
         if self.owns_group and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -85,6 +103,25 @@ class World:
 
 
 SINGLE = World()
+
+
+def disagreement(per_rank: list[dict[str, Any]]) -> str:
+    """The one line for ranks whose settings differ: each differing field as its
+    command-line flag with every distinct value and the ranks that have it."""
+    keys = sorted({k for d in per_rank for k in d})
+    parts = []
+    for k in keys:
+        values: dict[str, list[int]] = {}
+        for r, d in enumerate(per_rank):
+            values.setdefault(json.dumps(d.get(k), sort_keys=True), []).append(r)
+        if len(values) > 1:
+            have = "; ".join(f"{v} on rank{'s' if len(rs) > 1 else ''} "
+                             f"{','.join(map(str, rs[:8]))}{'...' if len(rs) > 8 else ''}"
+                             for v, rs in values.items())
+            parts.append(f"--{k.replace('_', '-')} ({have})")
+    what = ", ".join(parts) if parts else "the run's settings"
+    return (f"the {len(per_rank)} torchrun processes disagree on {what}: every process "
+            "must be started with the same flags; stop them all and launch again")
 
 
 def world_from_env(device: str) -> World:

@@ -199,6 +199,9 @@ def fit(config: RunConfig, out: str | Path | None = None, *, problem: Any = None
     if own_world:
         world = world_from_env(config.device)
     try:
+        if world.distributed:  # before any work: the same run on every rank, or one line
+            world.agree(config.to_json() | {"resume": resume} | {
+                k: None for k in ("device", "threads")})
         device = resolve_device(config.device, world)
         if world.distributed and config.tasks_per_step < world.size:
             raise MetasymError(f"--tasks-per-step {config.tasks_per_step} is smaller than the "
