@@ -135,7 +135,7 @@ def main() -> None:
     p.add_argument("--shots", type=int, default=1)
     p.add_argument("--queries", type=int, default=15)
     p.add_argument("--channels", type=int, default=32)
-    p.add_argument("--augment", default="flip,rotate:30,crop")
+    p.add_argument("--augment", default="flip,vflip,rotate:30,crop")  # the paper's
     p.add_argument("--batch", type=int, default=16, help="episodes per timed step (16)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)

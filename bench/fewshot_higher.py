@@ -213,7 +213,7 @@ def main() -> None:
     p.add_argument("--queries", type=int, default=5)
     p.add_argument("--channels", type=int, default=32)
     p.add_argument("--batch", type=int, default=8, help="episodes per meta-batch (8)")
-    p.add_argument("--augment", default="flip,rotate:30,crop")
+    p.add_argument("--augment", default="flip,vflip,rotate:30,crop")  # the paper's
     p.add_argument("--test-episodes", type=int, default=600)
     p.add_argument("--seed", type=int, default=0, help="initialisation and batch draws")
     p.add_argument("--data-seed", type=int, default=0, help="the episodes")
