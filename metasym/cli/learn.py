@@ -195,6 +195,14 @@ def _fields(cls: Any) -> tuple:
     return fields(cls) if cls is not None else ()
 
 
+def _progress(args: argparse.Namespace) -> bool | str:
+    """The bar setting of :mod:`metasym.progress`: ``--progress`` draws it even when stderr
+    is not a terminal, ``--quiet``/``--json`` never, otherwise on a terminal only."""
+    if getattr(args, "progress", False):
+        return "always"
+    return not (args.json or args.quiet)
+
+
 def _is_rank0() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
@@ -216,7 +224,7 @@ def run_train(args: argparse.Namespace) -> int:
         cfg, out = config_from_args(args), args.out
     try:
         result = fit(cfg, out, overwrite=args.overwrite, resume=args.resume is not None,
-                     progress=not (args.json or args.quiet))
+                     progress=_progress(args))
     except TrainingInterrupted as e:
         if _is_rank0():  # every rank stops at the same step; one message
             print(f"metasym: {e}", file=sys.stderr)
@@ -310,7 +318,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
                             n_tasks=args.n_tasks or 2000, full=args.full,
                             image_size=args.image_size or 32, fields=args.fields or 3,
                             seed=args.seed,
-                            progress=not (args.json or args.quiet), problems=args.problems,
+                            progress=_progress(args), problems=args.problems,
                             models=args.models)
         else:
             from metasym.learning.experiments.table1 import table1
@@ -322,7 +330,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
             result = table1(steps=args.steps or 1000, out=args.out or "runs/table1",
                             overwrite=args.overwrite, inner_steps=args.inner_steps,
                             threads=args.threads or 1, n_tasks=args.n_tasks or 10_000,
-                            progress=not (args.json or args.quiet), seed=args.seed,
+                            progress=_progress(args), seed=args.seed,
                             problems=args.problems, models=args.models)
     except TrainingInterrupted as e:  # the run being trained keeps its checkpoint
         print(f"metasym: {e}", file=sys.stderr)
@@ -359,7 +367,7 @@ def _run_table3(args: argparse.Namespace) -> dict[str, Any]:
                   overwrite=args.overwrite, threads=args.threads, device=args.device,
                   augment=args.augment or DEFAULT_AUGMENT, seed=args.seed,
                   eval_split=args.eval_split or "test",
-                  progress=not (args.json or args.quiet), settings=args.settings,
+                  progress=_progress(args), settings=args.settings,
                   models=args.models, channels=args.channels,
                   test_episodes=args.test_episodes, glyph_alphabets=args.glyph_alphabets,
                   glyph_characters=args.glyph_characters)
@@ -410,7 +418,7 @@ def run_demo(args: argparse.Namespace) -> int:
                         inner_steps=args.inner_steps, seed=args.seed, threads=args.threads,
                         n_tasks=args.n_tasks)
         t0 = time.perf_counter()
-        final = fit(cfg, out / "run", progress=not (args.json or args.quiet))
+        final = fit(cfg, out / "run", progress=_progress(args))
         result = compare_run(out / "run")
         png = result.plot(result, out / "demo.png")
         seconds = time.perf_counter() - t0
@@ -452,6 +460,9 @@ def register(subparsers: Any) -> None:
                    "holds the settings; --steps N may extend it)")
     p.add_argument("--json", action="store_true", help="print the final summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action="store_true",
+                   help="draw the progress bar even when stderr is not a terminal (by "
+                   "default it is drawn on a terminal only)")
     p.set_defaults(func=run_train)
 
     p = subparsers.add_parser("compare", help="compare a run's learned U with the exact symmetry",
@@ -522,6 +533,9 @@ def register(subparsers: Any) -> None:
                    help="replace an existing folder that metasym created")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--progress", action="store_true",
+                   help="draw the progress bar even when stderr is not a terminal (by "
+                   "default it is drawn on a terminal only)")
     p.set_defaults(func=run_reproduce)
 
     p = subparsers.add_parser("demo", help="learn the convolution symmetry from scratch (~1 min)",
@@ -539,4 +553,7 @@ def register(subparsers: Any) -> None:
                    "without asking)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action="store_true",
+                   help="draw the progress bar even when stderr is not a terminal (by "
+                   "default it is drawn on a terminal only)")
     p.set_defaults(func=run_demo)

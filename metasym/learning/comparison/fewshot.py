@@ -39,7 +39,6 @@ query sets (:func:`invariance_errors`).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -243,10 +242,9 @@ def _adaptation(layer: Any, inner: dict[str, Tensor]) -> float | None:
 
 
 def _progress(total: int, show: bool) -> Any:
-    from tqdm import tqdm
+    from metasym.progress import progress_bar
 
-    return tqdm(total=total, desc="compare", unit="part", file=sys.stderr,
-                disable=not show or not sys.stderr.isatty(), dynamic_ncols=True)
+    return progress_bar(total, show, desc="compare", unit="part")
 
 
 def compare_fewshot(record: Any, learner: Any, source: Any, n_tasks: int,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -139,7 +138,7 @@ def _resolve_problem(cfg: RunConfig, problem: Any, learner: Any, source: Any,
 
 def fit(config: RunConfig, out: str | Path | None = None, *, problem: Any = None,
         learner: Any = None, source: Any = None, answers: dict[str, Any] | None = None,
-        overwrite: bool = False, resume: bool = False, progress: bool = True,
+        overwrite: bool = False, resume: bool = False, progress: bool | str = True,
         on_eval: Callable[[dict], None] | None = None, world: Any = None) -> FitResult:
     """Meta-train and (with ``out``) write the run folder.
 
@@ -162,7 +161,8 @@ def fit(config: RunConfig, out: str | Path | None = None, *, problem: Any = None
         (``config`` must match its ``config.json`` except for
         :data:`~metasym.learning.engine.config.RESUMABLE_CHANGES`).
     progress, on_eval
-        Progress bar on stderr; a callback receiving every evaluation row.
+        Progress bar on stderr (``True``: when stderr is a terminal; ``"always"``; see
+        :mod:`metasym.progress`); a callback receiving every evaluation row.
     world
         A :class:`~metasym.learning.engine.distributed.World` (default: from torchrun's
         environment).
@@ -327,11 +327,10 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
     elif resume and out_dir is not None:
         history = read_history(out_dir, start, cfg.eval_every, binding["evals"])
 
-    from tqdm import tqdm
+    from metasym.progress import progress_bar
 
-    bar = tqdm(total=cfg.steps, initial=start, disable=not progress or not world.is_main,
-               file=sys.stderr, dynamic_ncols=True, desc=f"{cfg.problem} {cfg.model}",
-               unit="step")
+    bar = progress_bar(cfg.steps, progress if world.is_main else False, initial=start,
+                       desc=f"{cfg.problem} {cfg.model}", unit="step")
     t_start = time.perf_counter() - elapsed0
     train_time = 0.0
     loss_sum = torch.full((), loss0, device=device, dtype=torch.float64)
