@@ -29,6 +29,7 @@ class Duration:
     note: str = ""
 
 
+#: Every quoted duration, by name (``duration(name)`` gives its text).
 DURATIONS: dict[str, Duration] = {
     "demo": Duration(
         "about 10 s", "time metasym demo --out runs/demo", r"metasym demo|make demo",

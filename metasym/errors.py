@@ -20,7 +20,7 @@ __all__ = [
 
 def did_you_mean(word: str, choices) -> str:
     """``" (did you mean 'x'?)"`` for the closest of ``choices`` to a mistyped ``word``
-    (:func:`difflib.get_close_matches`), or ``""`` when none is close."""
+    (``difflib.get_close_matches``), or ``""`` when none is close."""
     import difflib
 
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=2, cutoff=0.6)

@@ -76,3 +76,54 @@ def test_progress_bar_helper_disabled_writes_nothing(capsys):
     with progress_bar(5, False, desc="x") as bar:
         bar.update(5)
     assert capsys.readouterr().err == ""
+
+
+def test_tour_json(tmp_path, capsys):
+    import json
+
+    code, out, _ = run(capsys, "tour", "--group", "cyclic:4", "--dir", str(tmp_path), "--json")
+    info = json.loads(out)
+    assert code == 0 and info["group"] == "cyclic:4" and info["dimension"] == 4
+    assert info["checks_failed"] == 0 and len(info["checks"]) >= 10
+    assert info["labels"][0] == [0, 1, 2, 3] and (tmp_path / "sharing.png").is_file()
+
+
+def _report_tail(out: str) -> list[str]:
+    lines = out.splitlines()
+    start = max(i for i, x in enumerate(lines) if x.startswith("check "))
+    return lines[start:]
+
+
+def test_every_checker_reports_in_one_layout(tmp_path, capsys):
+    _, verify, _ = run(capsys, "verify", "--group", "quaternion")
+    _, chars, _ = run(capsys, "characters", "quaternion", "--check")
+    _, tour, _ = run(capsys, "tour", "--group", "quaternion", "--dir", str(tmp_path))
+    for out in (verify, chars, tour):
+        tail = _report_tail(out)
+        assert tail[0].split() == ["check", "expected", "found", "result"]
+        assert set(tail[1]) <= {"-", " "}
+        assert tail[-1].endswith(" passed, 0 failed"), tail[-1]
+        n = int(tail[-1].split()[0])
+        assert len(tail) == n + 3 and all(x.rstrip().endswith("pass") for x in tail[2:-1])
+        # columns line up: "expected" starts at the same place in every row
+        col = tail[0].index("expected")
+        assert all(x[col - 2:col] == "  " and x[col] != " " for x in tail[2:-1])
+    char_rows = _report_tail(chars)[2:-1]
+    assert {x.split()[0] for x in char_rows} <= {x.split()[0] for x in _report_tail(verify)}
+
+
+def test_tables_align_with_long_labels(capsys):
+    from metasym.cli.learn import print_comparison
+    from metasym.cli.output import format_table
+
+    lines = format_table([("name", "value"), ("a" * 50, "1"), ("b", "22")])
+    assert len({x.index(y) for x, y in zip([lines[0], lines[2], lines[3]],
+                                            ["value", "1", "22"])}) == 1
+
+    class Result:
+        run, problem, model, answer, notes = "r", "p", "m", None, []
+        rows = [("short", 1.0), ("a label much longer than thirty-eight characters", 2.0)]
+
+    print_comparison(Result())
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert len({len(x) - len(x.split()[-1]) for x in rows}) == 1, rows

@@ -260,8 +260,9 @@ def print_comparison(result: Any) -> None:
     print(f"run {result.run}: {result.problem} / {result.model}")
     if result.answer:
         print(f"  analytic answer: {result.answer}")
+    width = max([38, *(len(str(label)) for label, _ in result.rows)])  # long labels align
     for label, value in result.rows:
-        print(f"  {label:38s} {_cell(value)}")
+        print(f"  {str(label):{width}s} {_cell(value)}")
     for note in result.notes:
         print(f"  note: {note}")
 
