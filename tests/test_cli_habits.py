@@ -127,3 +127,13 @@ def test_tables_align_with_long_labels(capsys):
     print_comparison(Result())
     rows = capsys.readouterr().out.splitlines()[1:]
     assert len({len(x) - len(x.split()[-1]) for x in rows}) == 1, rows
+
+
+def test_every_command_that_prints_a_result_has_json():
+    from metasym.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    missing = [name for name, p in sub.choices.items()
+               if not any("--json" in a.option_strings for a in p._actions)]
+    assert missing == [], missing

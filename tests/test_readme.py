@@ -219,3 +219,26 @@ def test_ellipsis_matches_any_lines_only_where_written():
 
 def test_readme_session_is_quick(session):
     assert session[1] < 120, f"the README's commands took {session[1]:.0f} s"
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def test_readme_python_section_starts_from_generators_and_runs():
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### From Python"):]
+    block = python_blocks(section)[0]
+    assert block.lstrip().startswith("from metasym.groups import from_generators")
+    ns: dict = {}
+    exec(compile(block, "README.md (From Python)", "exec"), ns)  # noqa: S102
+    # what the block's comments say
+    assert (ns["G"].order, ns["G"].spec) == (8, "perm:4:(0 1 2 3);(0 3)(1 2)")
+    assert ns["P"].dimension == 3 and list(ns["P"].labels[0]) == [0, 1, 2, 1]
+    assert ns["U"].shape == (16, 3) and set(ns["U"].ravel().tolist()) == {0, 1}
+    assert ns["P"].equivariance_error(ns["W"]) == 0.0
+    for line in block.splitlines():
+        if "# 15" in line:
+            assert eval(line.split("#")[0], ns) == 15  # noqa: S307
+        if "conv1d(70, 3).dimension" in line:
+            assert eval(line.split("#")[0], ns) == 3  # noqa: S307

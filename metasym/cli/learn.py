@@ -235,11 +235,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_json() | {"run": str(out)})
     else:
-        base = ""
-        if result.baseline is not None:
-            base = (f"; predicting zero: {result.baseline:.3f}" if result.metric == "mse"
-                    else f"; chance: {result.baseline:.3f}")
-        print(result.summary_line() + base)
+        print(result.summary_line())
         rate = (f"{result.tasks_per_second:.0f} tasks/s" if result.tasks_per_second
                 else "no steps run")
         print(f"{result.steps} steps in {result.seconds:.1f} s, {rate}; run written to {out}")
@@ -277,7 +273,7 @@ def run_compare(args: argparse.Namespace) -> int:
             raise MetasymError(f"--plot: no figure for problem kind "
                                f"{result.problem} runs")
         path = Path(args.plot) if args.plot else Path(args.run) / "compare.png"
-        result.plot(result, path)
+        result.plot(path)
         out["plot"] = str(path)
     if args.json:
         print_json(out)
@@ -422,7 +418,7 @@ def run_demo(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         final = fit(cfg, out / "run", progress=_progress(args))
         result = compare_run(out / "run")
-        png = result.plot(result, out / "demo.png")
+        png = result.plot(out / "demo.png")
         seconds = time.perf_counter() - t0
         summary = {"train": final.to_json(), "compare": result.to_json(), "figure": str(png),
                    "seconds": seconds, "tour": tour}

@@ -96,8 +96,19 @@ class FitResult:
             "resumed_from": self.resumed_from, **self.extras,
         }
 
+    def baseline_text(self) -> str:
+        """The trivial predictor's figure as the summary writes it (``predicting zero:
+        4.078``, ``chance: 0.200``, or ``baseline_NAME: ...``); ``""`` when the task source
+        gives none."""
+        if self.baseline is None:
+            return ""
+        name = {"zero_predictor_mse": "predicting zero",
+                "chance_accuracy": "chance"}.get(self.baseline_name, self.baseline_name)
+        return f"{name}: {self.baseline:.3f}"
+
     def summary_line(self) -> str:
-        """One line: the held-out figures."""
+        """One line: the held-out figures, then the trivial predictor's (every run kind,
+        built-in or a user's: :meth:`baseline_text`)."""
         m = self.metric.upper() if self.metric == "mse" else self.metric
         line = (f"{self.problem} {self.model}: test {m} {self.test:.4f} +- "
                 f"{self.test_ci95:.4f} ({self.eval_tasks} held-out tasks), {self.test_all:.4f}"
@@ -106,7 +117,8 @@ class FitResult:
         if clean is not None:  # few-shot: the same episodes with unaugmented queries
             line += (f", clean queries {clean:.4f} +- "
                      f"{self.extras[f'test_{self.metric}_clean_all_ci95']:.4f}")
-        return line
+        base = self.baseline_text()
+        return f"{line}; {base}" if base else line
 
 
 def resolve_device(name: str, world: Any = None) -> torch.device:
