@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: venv test test-slow lint docs docs-check demo bench clean
+.PHONY: venv test test-slow lint docs docs-check docs-images demo bench clean
 
 venv: $(STAMP)
 
@@ -39,6 +39,20 @@ docs-check: venv
 	rm -rf docs/_build/check docs/auto_examples
 	METASYM_DOCS_RUN_EXAMPLES=0 $(BIN)/sphinx-build -n -W --keep-going -q -b html docs docs/_build/check
 	$(BIN)/python docs/check_offline.py docs/_build/check
+
+# The shipped figures under docs/images, each from the command that makes it (about 1 min),
+# then shrunk to a 256-colour palette. glyphs.png: see docs/fewshot.md.
+docs-images: venv
+	$(BIN)/metasym demo --out runs/demo --overwrite --quiet
+	cp runs/demo/demo.png docs/images/demo_rank1.png
+	$(BIN)/metasym reproduce table2 --inner-lr auto --steps 2000 --problems rot8 \
+	  --models msr-conv --out runs/docs-images/t2-auto --overwrite --quiet
+	$(BIN)/metasym compare runs/docs-images/t2-auto/rot8-msr-conv --plot docs/images/images-rot8-compare.png
+	$(BIN)/metasym reproduce table2 --inner-lr auto --steps 2000 --image-size 5 --problems rot8 \
+	  --models maml-conv msr-conv --out runs/docs-images/t2-small --overwrite --quiet
+	$(BIN)/metasym compare runs/docs-images/t2-small/rot8-maml-conv --plot docs/images/images-rot8-small-maml.png
+	$(BIN)/metasym compare runs/docs-images/t2-small/rot8-msr-conv --plot docs/images/images-rot8-small-msr.png
+	$(BIN)/python docs/shrink_png.py docs/images/demo_rank1.png docs/images/images-rot8-*.png
 
 test-slow: venv
 	$(BIN)/python -m pytest -m slow

@@ -10,7 +10,7 @@ alike), the median wall time of:
   32 tasks per step, evaluation every 100 steps on 300 held-out tasks, checkpoints), on
   one thread, into a fresh run folder;
 
-and prints them with the ratio to the reference implementation's whole run (39-44 s for
+and prints them with the ratio to the reference implementation's whole run (38-44 s for
 the same run on this kind of machine, ``../shared/docs/reference-numbers.md``).
 
     python bench/startup.py              # 5 rounds
@@ -30,8 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from metasym.durations import seconds
+
 #: the reference implementation's whole-process time for the same run (seconds, range)
-REFERENCE_SECONDS = (39.0, 44.0)
+REFERENCE_SECONDS = seconds("reference-rank1-run")  # metasym/durations.py
 
 
 def _metasym() -> list[str]:

@@ -14,7 +14,19 @@ __all__ = [
     "MismatchError",
     "EnvironmentVariableError",
     "WriteError",
+    "did_you_mean",
 ]
+
+
+def did_you_mean(word: str, choices) -> str:
+    """``" (did you mean 'x'?)"`` for the closest of ``choices`` to a mistyped ``word``
+    (``difflib.get_close_matches``), or ``""`` when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=2, cutoff=0.6)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
 
 
 class MetasymError(ValueError):

@@ -56,7 +56,7 @@ fig.tight_layout()
 
 # %%
 # Learned and exact patterns side by side (as ``metasym compare RUN --plot`` draws them).
-png = result.plot(result, run / "compare.png")
+png = result.plot(run / "compare.png")
 img = plt.imread(png)
 fig, ax = plt.subplots(figsize=(9, 5.5))
 ax.imshow(img)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Callable, Sequence
 
 from metasym.cli.output import UsageError, print_json
 from metasym.envvars import check_environment
-from metasym.errors import MetasymError
+from metasym.errors import MetasymError, did_you_mean
 from metasym.files import os_error_words
 
 __all__ = ["main", "build_parser", "UsageError", "print_json", "COMMAND_MODULES"]
@@ -30,11 +31,22 @@ COMMAND_MODULES = ("metasym.cli.core", "metasym.cli.characters", "metasym.cli.di
                    "metasym.cli.learn")
 
 
+_INVALID_CHOICE = re.compile(r"invalid choice: '(?P<word>.*?)' \(choose from (?P<choices>.*)\)$")
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse whose errors are one line on stderr (exit status 2)."""
+    """argparse whose errors are one line on stderr (exit status 2), prefixed once with
+    ``metasym: error:`` (and the subcommand), with a "did you mean" for a mistyped choice."""
 
     def error(self, message: str):  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        found = _INVALID_CHOICE.search(message)
+        if found:
+            choices = re.findall(r"'([^']*)'", found["choices"])
+            hint = did_you_mean(found["word"], choices)
+            message = message[:found.start("choices") - len(" (choose from ")] + hint + \
+                message[found.start("choices") - len(" (choose from "):]
+        where = self.prog.removeprefix("metasym").strip()  # "train" for `metasym train`
+        raise UsageError(f"{where}: {message}" if where else message)
 
 
 def build_parser() -> argparse.ArgumentParser:

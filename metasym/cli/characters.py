@@ -76,7 +76,9 @@ def run_characters(args: argparse.Namespace) -> int:
         terms = " + ".join(f"{m}*X.{i + 1}" if m > 1 else f"X.{i + 1}"
                            for i, m in enumerate(d["multiplicities"]) if m)
         print(f"{d['action']} (degree {d['degree']}) = {terms}")
-    if checks is not None:
-        for r in checks:
-            print(f"  {r.status:<7} {r.name:<34} expected {r.expected!s:<8} found {r.found!s}")
+    if checks is not None:  # the layout of every checker's report (as `metasym verify`)
+        from metasym.cli.output import print_checks
+
+        print()
+        print_checks([r.to_dict() for r in checks])
     return 1 if failed else 0

@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from metasym.cli.options import SEED_MAX, seed
+from metasym.cli.output import check_status, print_checks
 from metasym.errors import MetasymError, TooLargeError
 
 __all__ = ["register"]
@@ -53,8 +54,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--in", dest="action_in", default="natural", help="input action (natural)")
     p.add_argument("--out", dest="action_out", default="natural", help="output action (natural)")
     p.add_argument("--dir", default="runs/tour", help="folder for the PNG (runs/tour)")
-    p.set_defaults(func=lambda a: 1 if run_tour(a.dir, a.group, a.action_in,
-                                                 a.action_out)["checks_failed"] else 0)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_tour_command)
+
+
+def _tour_command(args: argparse.Namespace) -> int:
+    from metasym.cli.output import print_json
+
+    summary = run_tour(args.dir, args.group, args.action_in, args.action_out,
+                       quiet=args.json)
+    if args.json:
+        print_json(summary)
+    return 1 if summary["checks_failed"] else 0
 
 
 # ----- group ----------------------------------------------------------------------------
@@ -250,44 +261,25 @@ def run_verify(args: argparse.Namespace) -> int:
         return 1 if failed else 0
     print(f"{G.spec} (order {G.order_text}): {a_in.spec} (degree {a_in.degree}) -> "
           f"{a_out.spec} (degree {a_out.degree})")
-    table = [("check", "expected", "found", "result")]
-    for r in rows:
-        table.append((str(r["name"]), _short(r.get("expected")), _short(r.get("found")),
-                      _status(r)))
-    widths = [max(len(t[i]) for t in table) for i in range(4)]
-    for i, t in enumerate(table):
-        print("  ".join(c.ljust(w) for c, w in zip(t, widths)).rstrip())
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-    for r in rows:
-        if _status(r) != "pass" and r.get("detail"):
-            print(f"  {r['name']}: {r['detail']}")
-    n_pass = sum(_status(r) == "pass" for r in rows)
-    n_skip = sum(_status(r) == "skipped" for r in rows)
-    print(f"{n_pass} passed, {len(failed)} failed" + (f", {n_skip} skipped" if n_skip else ""))
+    print_checks(rows)
     return 1 if failed else 0
 
 
-def _status(row: dict) -> str:
-    status = row.get("status")
-    if status:
-        return str(status)
-    return "pass" if row.get("passed") else "fail"
-
-
-def _short(value, limit: int = 40) -> str:
-    if isinstance(value, float):
-        s = f"{value:.3g}"
-    else:
-        s = "-" if value is None else str(value)
-    return s if len(s) <= limit else s[: limit - 3] + "..."
+_status = check_status
 
 
 # ----- tour (the part of `metasym demo` that needs no torch) -----------------------------
 def run_tour(out_dir: str | Path, group_spec: str = "rotoflips:3", action_in: str = "natural",
-             action_out: str = "natural") -> dict:
+             action_out: str = "natural", *, quiet: bool = False) -> dict:
     """Print a group, its exact sharing pattern and the theorem checks; write a PNG of
-    ``U^G``. Returns a summary (used by ``metasym demo``)."""
+    ``U^G``. Returns a summary (used by ``metasym demo`` and ``tour --json``: the group's
+    description, the pattern's labels, the PNG, every check); ``quiet`` prints nothing."""
+    import contextlib
+    import io
+
+    if quiet:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return run_tour(out_dir, group_spec, action_in, action_out)
     from metasym.groups import parse_action, parse_group
     from metasym.plotting import plot_pattern
     from metasym.representations import sharing_pattern
@@ -313,9 +305,9 @@ def run_tour(out_dir: str | Path, group_spec: str = "rotoflips:3", action_in: st
     print("\n== 3. the theorems, checked")
     results = run_checks(a_in, a_out, seed=0)
     rows = [r.to_dict() for r in results]
-    for r in rows:
-        print(f"  {_status(r):<7} {r['name']:<28} expected {_short(r.get('expected'), 24):<24} "
-              f"found {_short(r.get('found'), 24)}")
-    failed = sum(_status(r) == "fail" for r in rows)
-    return {"group": G.spec, "dimension": pattern.dimension, "plot": str(png),
+    failed = print_checks(rows)
+    return {"group": G.spec, "in": a_in.spec, "out": a_out.spec,
+            "group_info": describe_group(G), "shape": list(pattern.shape),
+            "dimension": pattern.dimension, "seconds": round(seconds, 6),
+            "labels": pattern.labels.tolist(), "plot": str(png), "checks": rows,
             "checks_failed": failed}

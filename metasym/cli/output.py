@@ -8,7 +8,8 @@ from typing import Any
 
 from metasym.errors import MetasymError
 
-__all__ = ["UsageError", "print_json", "json_ready", "fmt"]
+__all__ = ["UsageError", "print_json", "json_ready", "fmt", "format_table", "print_checks",
+           "check_status"]
 
 
 class UsageError(MetasymError):
@@ -43,3 +44,54 @@ def fmt(x: Any, digits: int = 4) -> str:
     if isinstance(x, float):
         return f"{x:.{digits}f}"
     return str(x)
+
+
+def format_table(rows: list[tuple[str, ...]] | list[list[str]], *, header: bool = True,
+                 indent: str = "", rule: bool = True) -> list[str]:
+    """Plain-text table lines: every column as wide as its longest cell (long labels
+    widen their column instead of pushing the rest out of line); the first row is the
+    header, underlined with dashes when ``rule``."""
+    rows = [[str(c) for c in r] for r in rows]
+    if not rows:
+        return []
+    widths = [max(len(r[j]) for r in rows if j < len(r)) for j in range(max(map(len, rows)))]
+    lines = [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    if header and rule:
+        lines.insert(1, indent + "  ".join("-" * w for w in widths))
+    return lines
+
+
+def check_status(row: dict) -> str:
+    """``pass``, ``fail`` or ``skipped`` for a check's ``to_dict()``."""
+    status = row.get("status")
+    if status:
+        return str(status)
+    return "pass" if row.get("passed") else "fail"
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    if isinstance(value, float):
+        s = f"{value:.3g}"
+    else:
+        s = "-" if value is None else str(value)
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def print_checks(rows: list[dict], *, indent: str = "") -> int:
+    """Print checks (``CheckResult.to_dict()`` rows) as every checker's report does
+    (``verify``, ``characters --check``, ``tour``): a table check / expected / found /
+    result, the detail of each check that did not pass, then ``N passed, M failed[, K
+    skipped]``. Returns the number of failures."""
+    table = [("check", "expected", "found", "result")]
+    table += [(str(r["name"]), _short(r.get("expected")), _short(r.get("found")),
+               check_status(r)) for r in rows]
+    for line in format_table(table, indent=indent):
+        print(line)
+    for r in rows:
+        if check_status(r) != "pass" and r.get("detail"):
+            print(f"{indent}  {r['name']}: {r['detail']}")
+    n_pass = sum(check_status(r) == "pass" for r in rows)
+    n_fail = sum(check_status(r) == "fail" for r in rows)
+    n_skip = sum(check_status(r) == "skipped" for r in rows)
+    print(f"{indent}{n_pass} passed, {n_fail} failed" + (f", {n_skip} skipped" if n_skip else ""))
+    return n_fail

@@ -15,7 +15,7 @@ Actions (relative to a group)::
 
 from __future__ import annotations
 
-from metasym.errors import SpecError
+from metasym.errors import SpecError, did_you_mean
 from metasym.groups import constructors as C
 from metasym.groups._perm import parse_cycles
 from metasym.groups.actions import GroupAction, direct_sum, natural, regular, tensor, trivial
@@ -154,7 +154,8 @@ class _Parser:
             self._size_guard(sum(f.degree for f in factors), start)
             return C.direct_product(*factors)
         if name not in GROUP_FAMILIES:
-            raise self.fail(f"unknown group family {name!r}; known: {', '.join(GROUP_FAMILIES)}")
+            raise self.fail(f"unknown group family {name!r}{did_you_mean(name, GROUP_FAMILIES)}; "
+                            f"known: {', '.join(GROUP_FAMILIES)}")
         self.expect(":")
         if name == "perm":
             degree = self.integer()
@@ -212,7 +213,8 @@ class _Parser:
             self._action_guard(sum(a.degree for a in acts), G)
             return direct_sum(*acts)
         if name not in ACTION_KINDS:
-            raise self.fail(f"unknown action {name!r}; known: {', '.join(ACTION_KINDS)}")
+            raise self.fail(f"unknown action {name!r}{did_you_mean(name, ACTION_KINDS)}; "
+                            f"known: {', '.join(ACTION_KINDS)}")
         self.expect(":")
         n = self.integer()
         if n < 1:

@@ -39,7 +39,6 @@ query sets (:func:`invariance_errors`).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -243,10 +242,9 @@ def _adaptation(layer: Any, inner: dict[str, Tensor]) -> float | None:
 
 
 def _progress(total: int, show: bool) -> Any:
-    from tqdm import tqdm
+    from metasym.progress import progress_bar
 
-    return tqdm(total=total, desc="compare", unit="part", file=sys.stderr,
-                disable=not show or not sys.stderr.isatty(), dynamic_ncols=True)
+    return progress_bar(total, show, desc="compare", unit="part")
 
 
 def compare_fewshot(record: Any, learner: Any, source: Any, n_tasks: int,
@@ -392,6 +390,9 @@ def plot_fewshot_comparison(result: Any, path: Any) -> Any:
     for name, c in cos.items():
         ax1.plot(np.arange(1, len(c) + 1), c, marker=".", label=name)
     ax1.set_ylim(0, 1.05)
+    from matplotlib.ticker import MaxNLocator
+
+    ax1.xaxis.set_major_locator(MaxNLocator(integer=True))  # an index axis
     ax1.set_xlabel("principal angle index")
     ax1.set_ylabel("cosine (1 = shared direction)")
     ax1.set_title("leading directions of U_block vs exact block" if cos else "no learned U",
@@ -401,6 +402,7 @@ def plot_fewshot_comparison(result: Any, path: Any) -> Any:
     inv = result.arrays.get("invariance", {})
     ax2.bar(list(inv), list(inv.values()), color="tab:orange")
     ax2.set_ylabel("relative logit change")
+    ax2.set_xlabel("transform of the query images")
     ax2.set_title(f"invariance of the adapted {result.model} network")
     fig.suptitle(f"{result.problem} / {result.model}", fontsize=10)
     fig.tight_layout()

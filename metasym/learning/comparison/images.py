@@ -134,28 +134,35 @@ def compare_images(record: Any, learner: Any, tasks: ImageTasks,
 
 def plot_image_comparison(result: Any, path: str | Path) -> Path:
     """PNG of a :func:`compare_images` result: the first field's kernel bank of one
-    held-out task, the generating (exact) bank above the adapted one."""
+    held-out task, the generating (exact) bank above the adapted one. Columns are the
+    field's channels (one per group element), rows are named, and every panel shares one
+    symmetric colour scale, shown by a colorbar."""
     from metasym.plotting import new_figure, save_figure
 
     a = result.arrays
     N, k = a["order"], a["kernel"]
-    rows = [("exact (generating) bank", a["true"][:N]), ("adapted model", a["adapted"][:N])]
-    fig = new_figure(figsize=(1.3 * N, 3.2))
+    rows = [("exact\n(generating)", a["true"][:N]), ("adapted\nmodel", a["adapted"][:N])]
+    fig = new_figure(figsize=(1.25 * N + 1.6, 3.6), layout="constrained")
     axes = fig.subplots(2, N, squeeze=False)
     lim = float(max(np.abs(a["true"][:N]).max(), np.abs(a["adapted"][:N]).max())) or 1.0
+    shown = None
     for r, (title, bank) in enumerate(rows):
         for c in range(N):
             ax = axes[r, c]
-            ax.imshow(bank[c].reshape(k, k), cmap="RdBu_r", vmin=-lim, vmax=lim,
-                      interpolation="nearest")
+            shown = ax.imshow(bank[c].reshape(k, k), cmap="RdBu_r", vmin=-lim, vmax=lim,
+                              interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"channel {c}", fontsize=8)
             if c == 0:
-                ax.set_ylabel(title, fontsize=7)
+                ax.set_ylabel(title, fontsize=8)
+    fig.colorbar(shown, ax=axes, shrink=0.8, label="kernel weight (one scale)")
+    fig.supxlabel(f"the {N} channels of field 0 (one per element of the order-{N} group), "
+                  f"each a {k}x{k} kernel", fontsize=8)
     d = result.figures.get("subspace_distance")
     e = result.figures.get("equivariance_error")
-    fig.suptitle(f"{result.problem} / {result.model}: channels of field 0; subspace "
+    fig.suptitle(f"{result.problem} / {result.model}: subspace "
                  f"distance {'n/a' if d is None else f'{d:.3f}'}, equivariance error "
-                 f"{'n/a' if e is None else f'{e:.3f}'}", fontsize=8)
-    fig.tight_layout()
+                 f"{'n/a' if e is None else f'{e:.3f}'}", fontsize=9)
     return save_figure(fig, path)

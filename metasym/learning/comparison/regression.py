@@ -160,8 +160,14 @@ def compare_regression(record: Any, learner: Any, tasks: Any, n_tasks: int,
 
 def plot_comparison(result: Any, path: str | Path, *, zoom: int = 14) -> Path:
     """PNG of a :func:`compare_regression` result: the exact pattern (or subspace) beside
-    what was learned, full size and a zoomed top-left corner, plus one adapted weight."""
-    from metasym.plotting import new_figure, save_figure
+    what was learned, full size and a zoomed top-left corner, plus one adapted weight.
+
+    Every panel has its axes named (output row, input column); label panels share one
+    colour per parameter, keyed by a legend; the adapted ``W`` has a colorbar on a
+    symmetric scale; projector diagonals a colorbar from 0 to 1."""
+    from matplotlib.patches import Patch
+
+    from metasym.plotting import label_colours, label_rgb, new_figure, save_figure
 
     arrays = result.arrays
     m, n = arrays["shape"]
@@ -177,27 +183,44 @@ def plot_comparison(result: Any, path: str | Path, *, zoom: int = 14) -> Path:
             panels.append(("learned U (diag of projector)", arrays["learned_energy"], "energy"))
     panels.append(("adapted W, one held-out task", arrays["adapted_example"], "signed"))
     z = min(zoom, m, n)
-    fig = new_figure(figsize=(4.2 * len(panels), 7.5))
+    fig = new_figure(figsize=(4.6 * len(panels), 8.2), layout="constrained")
     axes = fig.subplots(2, len(panels), squeeze=False)
+    n_labels = 0
     for col, (title, img, kind) in enumerate(panels):
+        shown = None
         for row, sub in enumerate((img, img[:z, :z])):
             ax = axes[row, col]
             if kind == "labels":
-                shown = np.ma.masked_less(sub, 0)
-                ax.imshow(shown, cmap="tab20", interpolation="nearest",
-                          vmin=0, vmax=max(int(img.max()), 1))
+                ax.imshow(label_rgb(sub), interpolation="nearest")
+                n_labels = max(n_labels, int(img.max()) + 1)
             elif kind == "energy":
-                ax.imshow(sub, cmap="viridis", interpolation="nearest")
+                shown = ax.imshow(sub, cmap="viridis", vmin=0.0, vmax=1.0,
+                                  interpolation="nearest")
             else:
                 lim = float(np.abs(img).max()) or 1.0
-                ax.imshow(sub, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+                shown = ax.imshow(sub, cmap="RdBu_r", vmin=-lim, vmax=lim,
+                                  interpolation="nearest")
             ax.set_title(title if row == 0 else f"top-left {z}x{z}", fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set_xlabel("input column", fontsize=8)
+            ax.set_ylabel("output row", fontsize=8)
+            ax.tick_params(labelsize=7)
+        if shown is not None:
+            label = ("weight value (symmetric scale, 0 = white)" if kind == "signed"
+                     else "diagonal of the projector (0 to 1)")
+            fig.colorbar(shown, ax=axes[:, col], shrink=0.6, label=label)
+    if n_labels:
+        colours = label_colours(n_labels)
+        shown_labels = min(n_labels, 12)
+        handles = [Patch(facecolor=colours[j], edgecolor="k", label=f"parameter {j}")
+                   for j in range(shown_labels)]
+        handles.append(Patch(facecolor="white", edgecolor="k", label="fixed zero"))
+        note = "" if n_labels <= shown_labels else f" (first {shown_labels} of {n_labels})"
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(7, len(handles)),
+                   fontsize=8, title=f"colour = shared parameter{note}",
+                   title_fontsize=8)
     d = result.figures.get("subspace_distance")
     ari = result.figures.get("partition_ari")
     fig.suptitle(f"{result.problem} / {result.model}: subspace distance "
                  f"{'n/a' if d is None else f'{d:.4f}'}, partition ARI "
                  f"{'n/a' if ari is None else f'{ari:.3f}'}", fontsize=11)
-    fig.tight_layout()
     return save_figure(fig, path)

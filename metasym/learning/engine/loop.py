@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,8 +96,19 @@ class FitResult:
             "resumed_from": self.resumed_from, **self.extras,
         }
 
+    def baseline_text(self) -> str:
+        """The trivial predictor's figure as the summary writes it (``predicting zero:
+        4.078``, ``chance: 0.200``, or ``baseline_NAME: ...``); ``""`` when the task source
+        gives none."""
+        if self.baseline is None:
+            return ""
+        name = {"zero_predictor_mse": "predicting zero",
+                "chance_accuracy": "chance"}.get(self.baseline_name, self.baseline_name)
+        return f"{name}: {self.baseline:.3f}"
+
     def summary_line(self) -> str:
-        """One line: the held-out figures."""
+        """One line: the held-out figures, then the trivial predictor's (every run kind,
+        built-in or a user's: :meth:`baseline_text`)."""
         m = self.metric.upper() if self.metric == "mse" else self.metric
         line = (f"{self.problem} {self.model}: test {m} {self.test:.4f} +- "
                 f"{self.test_ci95:.4f} ({self.eval_tasks} held-out tasks), {self.test_all:.4f}"
@@ -107,7 +117,8 @@ class FitResult:
         if clean is not None:  # few-shot: the same episodes with unaugmented queries
             line += (f", clean queries {clean:.4f} +- "
                      f"{self.extras[f'test_{self.metric}_clean_all_ci95']:.4f}")
-        return line
+        base = self.baseline_text()
+        return f"{line}; {base}" if base else line
 
 
 def resolve_device(name: str, world: Any = None) -> torch.device:
@@ -139,7 +150,7 @@ def _resolve_problem(cfg: RunConfig, problem: Any, learner: Any, source: Any,
 
 def fit(config: RunConfig, out: str | Path | None = None, *, problem: Any = None,
         learner: Any = None, source: Any = None, answers: dict[str, Any] | None = None,
-        overwrite: bool = False, resume: bool = False, progress: bool = True,
+        overwrite: bool = False, resume: bool = False, progress: bool | str = True,
         on_eval: Callable[[dict], None] | None = None, world: Any = None) -> FitResult:
     """Meta-train and (with ``out``) write the run folder.
 
@@ -162,7 +173,8 @@ def fit(config: RunConfig, out: str | Path | None = None, *, problem: Any = None
         (``config`` must match its ``config.json`` except for
         :data:`~metasym.learning.engine.config.RESUMABLE_CHANGES`).
     progress, on_eval
-        Progress bar on stderr; a callback receiving every evaluation row.
+        Progress bar on stderr (``True``: when stderr is a terminal; ``"always"``; see
+        :mod:`metasym.progress`); a callback receiving every evaluation row.
     world
         A :class:`~metasym.learning.engine.distributed.World` (default: from torchrun's
         environment).
@@ -327,11 +339,10 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
     elif resume and out_dir is not None:
         history = read_history(out_dir, start, cfg.eval_every, binding["evals"])
 
-    from tqdm import tqdm
+    from metasym.progress import progress_bar
 
-    bar = tqdm(total=cfg.steps, initial=start, disable=not progress or not world.is_main,
-               file=sys.stderr, dynamic_ncols=True, desc=f"{cfg.problem} {cfg.model}",
-               unit="step")
+    bar = progress_bar(cfg.steps, progress if world.is_main else False, initial=start,
+                       desc=f"{cfg.problem} {cfg.model}", unit="step")
     t_start = time.perf_counter() - elapsed0
     train_time = 0.0
     loss_sum = torch.full((), loss0, device=device, dtype=torch.float64)

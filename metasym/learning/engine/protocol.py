@@ -103,6 +103,20 @@ class RegressionBatch(NamedTuple):
         return RegressionBatch(*(t[index] for t in self))
 
 
+def _real_array(a: Any, name: str) -> np.ndarray:
+    """``a`` as a numpy array of real numbers (converted to float32 later), or one line."""
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu().numpy() if not a.is_complex() else a
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError) as e:  # ragged nested lists
+        raise SpecError(f"{name} is not a rectangular array of numbers ({e})") from None
+    if arr.dtype.kind not in "fiub":
+        raise SpecError(f"{name} must hold real numbers (float, integer or bool; stored as "
+                        f"float32), got dtype {arr.dtype}")
+    return arr
+
+
 class ArrayTaskSource:
     """Tasks given as arrays ``x (tasks, examples, n_in)``, ``y (tasks, examples,
     n_out)``: the first ``support`` examples of a task are its support set, the rest its
@@ -110,6 +124,12 @@ class ArrayTaskSource:
 
     Each task is stored on ``device`` as one packed row ``[xs | ys | xq | yq]``, so a
     batch is a single ``index_select`` and its four blocks are strided views (no copies).
+
+    **dtype**: ``x`` and ``y`` are real numbers of any float, integer or bool dtype (numpy
+    arrays, lists, CPU tensors) and are stored as ``float32``, the dtype the models
+    train in. Complex, object or string arrays and ragged lists are refused in one line
+    (:class:`~metasym.errors.SpecError`); NaN or infinity in a task reaches training,
+    whose non-finite stop keeps the last good checkpoint.
 
     Examples
     --------
@@ -122,7 +142,7 @@ class ArrayTaskSource:
 
     def __init__(self, x: Any, y: Any, *, support: int, n_train: int,
                  device: torch.device | str = "cpu") -> None:
-        x, y = np.asarray(x), np.asarray(y)
+        x, y = _real_array(x, "x"), _real_array(y, "y")
         if x.ndim != 3 or y.ndim != 3 or x.shape[:2] != y.shape[:2]:
             raise SpecError(f"x and y must be (tasks, examples, features) with the same "
                             f"tasks and examples, got {x.shape} and {y.shape}")
@@ -186,8 +206,16 @@ class Comparison:
 
     ``figures`` are JSON-ready named values (``None`` where undefined, the ``notes`` say
     why), ``rows`` the ``(label, value)`` pairs the command prints in order, ``arrays``
-    what the figure draws, ``plot`` the function ``(comparison, path) -> path`` drawing
-    it (``None``: no figure)."""
+    what the figure draws, ``plot`` draws it: ``result.plot("compare.png")`` writes the PNG
+    and returns its path (``None``: no figure for this run kind). It is built from a
+    function ``(comparison, path) -> path``; the older call ``result.plot(result, path)``
+    still works.
+
+    One shape for every run kind (built-in 1-D, image, few-shot, a user's own problem):
+    the run's figures and, when the model has one layer with a ``U``, that layer's
+    figures are flat keys (``figures["subspace_distance"]``); ``figures["layers"]`` maps
+    every such layer's name to its figures (a one-layer model's layer is ``"model"``),
+    so ``figures["layers"][name]["subspace_distance"]`` works on every run."""
 
     run: str
     problem: str
@@ -199,9 +227,41 @@ class Comparison:
     arrays: dict[str, Any] = field(default_factory=dict)
     plot: Any = None
 
+    def __post_init__(self) -> None:
+        if self.plot is not None and not isinstance(self.plot, _BoundPlot):
+            self.plot = _BoundPlot(self.plot, self)
+        elif isinstance(self.plot, _BoundPlot) and self.plot.owner is not self:  # replace()
+            self.plot = _BoundPlot(self.plot.function, self)
+        if "layers" not in self.figures:  # a one-layer run: its layer's figures, by name
+            self.figures["layers"] = {"model": {
+                k: v for k, v in self.figures.items()
+                if not k.startswith(_RUN_LEVEL_PREFIXES) and k not in _RUN_LEVEL}}
+
     def to_json(self) -> dict[str, Any]:
         return {"run": self.run, "problem": self.problem, "model": self.model,
                 "answer": self.answer, **self.figures, "notes": list(self.notes)}
+
+
+class _BoundPlot:
+    """``Comparison.plot``: ``plot(path)`` draws the comparison it belongs to (``plot(
+    comparison, path)``, the former call, is accepted too)."""
+
+    def __init__(self, function: Any, owner: Any) -> None:
+        self.function, self.owner = function, owner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 2 and args[0] is self.owner:
+            args = args[1:]
+        return self.function(self.owner, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<plot of {self.owner.run} by {getattr(self.function, '__name__', '?')}>"
+
+
+#: figures of a run as a whole (not of one layer): see :class:`Comparison`
+_RUN_LEVEL_PREFIXES = ("test_", "baseline_", "layer ")
+_RUN_LEVEL = frozenset({"finished", "checkpoint_step", "zero_predictor_mse", "chance_accuracy",
+                        "layers", "group", "episodes", "invariance"})
 
 
 class Problem:

@@ -74,8 +74,8 @@ class Table3Preset:
     notes: tuple[str, ...] = field(default=())
 
 
-#: The table's sizes: ``"default"`` fits a 2-core CPU (about 30 minutes for the whole
-#: table), ``"full"`` is the paper's size for a GPU.
+#: The table's sizes: ``"default"`` fits a 2-core CPU (the whole table:
+#: ``metasym.durations.DURATIONS["table3"]``), ``"full"`` is the paper's size for a GPU.
 PRESETS = {
     "default": Table3Preset(channels=32, queries=5, steps={5: 500, 20: 200},
                             tasks_per_step={5: 8, 20: 4}, eval_every=100),

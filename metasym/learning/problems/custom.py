@@ -6,9 +6,23 @@ torchrun). A run folder cannot rebuild a user's model or tasks by itself (that w
 importing code named in a file), so ``compare`` and ``discover`` read such runs
 *file-level*: ``config.json`` records every MSR layer of the model (name, weight shape,
 ``k``), the checkpoint holds each learned ``U``, and ``answer.npz`` the analytic answers
-given to :func:`fit` (``answers={layer: SharingPattern or basis}``). To measure adapted
-layers too, pass the same learner and source to
+given to :func:`fit`. To measure adapted layers too, pass the same learner and source to
 :func:`~metasym.learning.engine.compare_run`.
+
+``answers={layer name: answer}``: the names are those of the model's
+:class:`~metasym.learning.MSRLinear` layers in ``model.named_modules()`` (``"fc1"``,
+``"0"`` in an ``nn.Sequential``); ``""`` or ``"model"`` when the model *is* the MSR layer
+(``MetaLearner(MSRLinear(10, 10, k=3))``). An answer is a
+:class:`~metasym.representations.SharingPattern` (compared as a subspace and as a
+partition) or an ``(m*n, d)`` basis array (as a subspace). A name that is not an MSR
+layer is refused in one line that lists the layers.
+
+The comparison has the shape of every run kind's: ``figures`` holds the run's figures
+(``test_mse``, the baseline ``zero_predictor_mse``) and, for a model with one MSR layer,
+that layer's figures flat (``subspace_distance``, ``partition_ari``, ... as built-in runs);
+``figures["layers"]`` maps every MSR layer's name (``"model"`` for the model itself) to
+its figures (as few-shot runs). The former ``figures["layer NAME"]`` keys remain, as
+aliases of ``figures["layers"][NAME]``.
 """
 
 from __future__ import annotations
@@ -17,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from metasym.errors import MetasymError, MismatchError
+from metasym.errors import MetasymError, MismatchError, did_you_mean
 from metasym.learning.engine.protocol import Comparison, LearnedSharing, Problem
 
 __all__ = ["CustomProblem", "CUSTOM", "msr_layers"]
@@ -75,14 +89,29 @@ class CustomProblem(Problem):
             raise MetasymError(f"problem {cfg.problem!r} is a user problem: pass its learner=")
         return self._learner
 
+    def _resolve_answers(self, layers: list[dict[str, Any]]) -> None:
+        """``"model"`` names the model itself when it is the MSR layer (its name is ``""``
+        in ``named_modules()``), as ``compare`` prints it."""
+        known = {d["name"] for d in layers}
+        if "model" in self.answers and "model" not in known and "" in known:
+            if "" in self.answers:
+                raise MetasymError('answers: give the model\'s own layer once, as "" or '
+                                   '"model", not both')
+            self.answers[""] = self.answers.pop("model")
+
     def describe(self, cfg: Any, source: Any, learner: Any) -> dict[str, Any]:
         model = getattr(learner, "model", learner)
         layers = msr_layers(model)
+        self._resolve_answers(layers)
         known = {d["name"] for d in layers}
         unknown = [nm for nm in self.answers if nm not in known]
         if unknown:
+            names = sorted(repr(k) if k else "'model' (the model itself, or '')"
+                           for k in known) or ["none"]
+            candidates = known | ({"model"} if "" in known else set())
+            hint = "".join(did_you_mean(u, candidates) for u in unknown)
             raise MetasymError(f"answers name layers {unknown} that are not MSR layers of the "
-                               f"model (it has {sorted(known) or 'none'})")
+                               f"model{hint}; its MSR layers: {', '.join(names)}")
         return {"learner": type(learner).__name__, "model_class": type(model).__name__,
                 "msr_layers": layers,
                 "inner_names": list(getattr(learner, "inner_names", ())),
@@ -94,6 +123,7 @@ class CustomProblem(Problem):
             return None
         model = getattr(self._learner, "model", self._learner)
         layers = msr_layers(model)
+        self._resolve_answers(layers)
         out: dict[str, Any] = {}
         for nm, a in self.answers.items():
             basis, labels, desc = _answer_basis(a, tuple(_shape(layers, nm)), nm)
@@ -160,10 +190,19 @@ class CustomProblem(Problem):
                             "layer against the answers given to fit)"]
         final = record.final or {}
         metric = record.resolved.get("metric", "mse")
-        for key in (f"test_{metric}", f"test_{metric}_ci95"):
-            if key in final:
+        baseline_name = ("zero_predictor_mse" if metric == "mse"
+                         else next((k for k in final if k.startswith("baseline_")), None))
+        for key in (f"test_{metric}", f"test_{metric}_ci95", baseline_name):
+            if key and key in final:
                 figures[key] = final[key]
-        for d, U in self._learned(record):
+        if f"test_{metric}" in figures:
+            rows.append((f"test {metric} (held-out tasks)", figures[f"test_{metric}"]))
+        if baseline_name and figures.get(baseline_name) is not None:
+            rows.append(("predicting zero (baseline)" if metric == "mse"
+                         else f"{baseline_name} (baseline)", figures[baseline_name]))
+        learned = self._learned(record)
+        layers: dict[str, dict[str, Any]] = {}
+        for d, U in learned:
             nm = d["name"] or "model"
             f: dict[str, Any] = {"shape": list(d["shape"]), "learned_dimension": d["k"]}
             basis = answers.get(f"{d['name']}.basis")
@@ -180,18 +219,29 @@ class CustomProblem(Problem):
                 if labels is not None:
                     f["exact_blocks"] = int(labels.max() + 1)
                     f["partition_ari"] = adjusted_rand_index(labels, rec)
-            figures[f"layer {nm}"] = f
+            layers[nm] = f
+            prefix = f"layer {nm}: " if len(learned) > 1 else ""
             for label, k in (("learned dimension k", "learned_dimension"),
                              ("answer dimension", "answer_dimension"),
                              ("subspace distance (sin max angle)", "subspace_distance"),
                              ("subspace distance (rms sin)", "subspace_distance_rms"),
                              ("partition ARI (all entries)", "partition_ari"),
                              ("blocks recovered", "recovered_blocks")):
-                rows.append((f"layer {nm}: {label}", f.get(k)))
+                rows.append((f"{prefix}{label}", f.get(k)))
+        # one shape for every run kind: a single layer's figures flat (as built-in runs),
+        # every layer's under "layers" (as few-shot runs)
+        if len(layers) == 1:
+            figures.update(next(iter(layers.values())))
+        figures["layers"] = layers
+        for nm, f in layers.items():  # the former keys, kept for code written against them
+            figures[f"layer {nm}"] = f
+        given = record.resolved.get("answer") or {}
+        if len(given) == 1 and len(learned) == 1:
+            answer = next(iter(given.values()))
+        else:
+            answer = "; ".join(f"layer {k or 'model'}: {v}" for k, v in given.items())
         return Comparison(str(record.path), record.config.problem, record.config.model,
-                          "; ".join(f"{k}: {v}" for k, v in
-                                    (record.resolved.get("answer") or {}).items()) or None,
-                          figures, rows, notes)
+                          answer or None, figures, rows, notes)
 
 
 def _shape(layers: list[dict[str, Any]], name: str) -> list[int]:
