@@ -80,6 +80,15 @@ __all__ = [
 CHARACTER_ORDER_LIMIT = CONJUGACY_LIMIT
 #: Largest number of conjugacy classes (the class coefficients are an r^3 array).
 CHARACTER_CLASS_LIMIT = 200
+#: ``method=`` values of :func:`character_table`.
+CHARACTER_METHODS = ("auto", "enumerate", "search")
+#: Largest degree for the search method (arrays of class elements are ``(n, degree)``).
+SEARCH_DEGREE_LIMIT = 1_000
+#: Largest order for the search method (ranks are int64; enumerated classes of cycle types
+#: shared by several classes hold 8 bytes per element).
+SEARCH_ORDER_LIMIT = 10**12
+#: Entries per block of products ``x^-1 z_k`` identified at once (int64: 32 MB).
+CLASS_PRODUCT_CELLS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -618,7 +627,8 @@ def _split(B: np.ndarray, piv: list[int], A: np.ndarray, p: int) -> list[tuple[n
 
 
 # ----- the table ----------------------------------------------------------------------------
-def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
+def character_table(group: FiniteGroup, *, seed: int = 0,
+                    method: str = "auto") -> CharacterTable:
     r"""The exact character table of ``group`` (see the module docstring for the method).
 
     Parameters
@@ -645,9 +655,15 @@ def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
     """
     t0 = time.perf_counter()
     G = group
+    if method not in CHARACTER_METHODS:
+        raise MetasymError(f"unknown character table method {method!r}; choose one of "
+                           f"{', '.join(CHARACTER_METHODS)}")
+    if method == "search" or method == "auto" and G.order_exceeds(CHARACTER_ORDER_LIMIT):
+        return _character_table_search(G, seed, t0)
     if G.order > CHARACTER_ORDER_LIMIT:
-        raise TooLargeError(f"character tables are computed for groups of order at most "
-                            f"{CHARACTER_ORDER_LIMIT}; {_short(G.spec)} has order {G.order}")
+        raise TooLargeError(f"character tables by enumeration are computed for groups of "
+                            f"order at most {CHARACTER_ORDER_LIMIT}; {_short(G.spec)} has "
+                            f"order {G.order} (use method='search' or 'auto')")
     G.check_enumerable("the character table")
     class_idx = G.conjugacy_class_indices
     r = len(class_idx)
@@ -724,6 +740,24 @@ def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
         raise ArithmeticError("the class matrices did not separate the characters")
     W = np.array([B[0] * pow(int(B[0, 0]), -1, p) % p for B, _ in spaces], dtype=np.int64)
 
+    classes = [ConjugacyClass(int(sizes[k]), tuple(int(x) for x in elems[reps[k]]),
+                              orders[k], int(reps[k])) for k in range(r)]
+    return _assemble(G, classes, W, p, e, power_maps, inverse_class,
+                     f"Burnside-Dixon modulo p = {p} (exponent {e})", t0)
+
+
+def _assemble(G: FiniteGroup, classes: list[ConjugacyClass], W: np.ndarray, p: int, e: int,
+              power_maps: list[list[int]], inverse_class: list[int], method: str,
+              t0: float) -> CharacterTable:
+    r"""The table from the central characters mod ``p`` (rows of ``W``, normalised to 1
+    at the identity class, column 0): degrees, values mod ``p``, exact values from the
+    power maps, row order, Frobenius-Schur indicators (steps 4-5 of the module
+    docstring)."""
+    N = G.order
+    r = len(classes)
+    sizes = np.array([c.size for c in classes], dtype=np.int64)
+    orders = [c.element_order for c in classes]
+
     # degrees and values mod p
     inv_sizes = np.array([pow(int(s), -1, p) for s in sizes], dtype=np.int64)
     S = (W * W[:, inverse_class] % p * inv_sizes[None, :] % p).sum(axis=1) % p
@@ -758,11 +792,9 @@ def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
         return (not trivial, degrees[i], [(v.conductor, v.coefficients) for v in values[i]])
 
     rows = sorted(range(r), key=key)
-    classes = [ConjugacyClass(int(sizes[k]), tuple(int(x) for x in elems[reps[k]]),
-                              orders[k], int(reps[k])) for k in range(r)]
     table = CharacterTable(
         G, classes, [values[i] for i in rows], [degrees[i] for i in rows], [0] * r,
-        power_maps, method=f"Burnside-Dixon modulo p = {p} (exponent {e})")
+        power_maps, method=method)
 
     # Frobenius-Schur indicators, exactly: nu |G| = sum_k |C_k| chi(z_k^2)
     squares = [pm[2 % len(pm)] for pm in power_maps]
@@ -772,6 +804,121 @@ def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
         raise ArithmeticError("a Frobenius-Schur indicator is not in {-1, 0, 1}")
     return table.replace(indicators=tuple(int(x) // N for x in S[:, 0]),
                          seconds=time.perf_counter() - t0)
+
+
+def _check_search_limits(G: FiniteGroup) -> None:
+    """One-line refusals, before any work, of groups out of reach of the search method."""
+    if G.alt_sym == "symmetric" and G.degree >= 16 or G.alt_sym and G.degree >= 19:
+        # S_n has p(n) classes (p(16) = 231), A_n at least p(n)/2 (p(19) = 490)
+        raise TooLargeError(f"{_short(G.spec)} is the {G.alt_sym} group of degree "
+                            f"{G.degree}, with more than {CHARACTER_CLASS_LIMIT} conjugacy "
+                            "classes (the limit for character tables)")
+    if G.degree > SEARCH_DEGREE_LIMIT:
+        raise TooLargeError(f"character tables from generators are computed for groups on "
+                            f"at most {SEARCH_DEGREE_LIMIT} points; {_short(G.spec)} acts on "
+                            f"{G.degree}")
+    if G.order_exceeds(SEARCH_ORDER_LIMIT):
+        raise TooLargeError(f"character tables from generators are computed for groups of "
+                            f"order at most {SEARCH_ORDER_LIMIT:.0e}; {_short(G.spec)} has "
+                            f"order {G.order_text}")
+
+
+def _character_table_search(G: FiniteGroup, seed: int, t0: float) -> CharacterTable:
+    r"""Dixon-Schneider from generators: classes by random search, class matrices of the
+    smallest classes only, as many as the splitting needs (see the module docstring)."""
+    from metasym.groups.conjugacy_search import ClassSearch
+
+    _check_search_limits(G)
+    search = ClassSearch(G, seed=seed, max_classes=CHARACTER_CLASS_LIMIT)
+    found = search.run()
+    r = len(found)
+    N = search.order
+    # columns: the identity, then by element order, larger classes first, cycle type
+    perm = sorted(range(r), key=lambda k: (found[k].order, -found[k].size,
+                                           found[k].bucket, k))
+    new_of_old = np.empty(r, dtype=np.int64)
+    new_of_old[perm] = np.arange(r)
+    reps = np.array([found[k].rep for k in perm], dtype=np.int64).reshape(r, G.degree)
+    sizes = np.array([found[k].size for k in perm], dtype=np.int64)
+    orders = [found[k].order for k in perm]
+
+    def identify(Y: np.ndarray) -> np.ndarray:
+        return new_of_old[search.identify(Y)]
+
+    # power maps: the class of z_k^j for j < o(z_k), all identified at once
+    powers = []
+    for k in range(r):
+        cur = np.arange(G.degree, dtype=np.int64)
+        for _ in range(orders[k]):
+            powers.append(cur)
+            cur = reps[k][cur]
+        if not np.array_equal(cur, powers[-orders[k]]):  # pragma: no cover
+            raise ArithmeticError("a representative does not have its element order")
+    ids = identify(np.array(powers)).tolist()
+    power_maps, at = [], 0
+    for k in range(r):
+        power_maps.append(ids[at:at + orders[k]])
+        at += orders[k]
+    e = math.lcm(*orders)
+    inverse_class = [pm[-1] if len(pm) > 1 else k for k, pm in enumerate(power_maps)]
+    p = _choose_prime(e, N, r)
+
+    columns: dict[int, dict[int, np.ndarray]] = {}
+
+    def add_columns(i: int, js: list[int]) -> None:
+        r"""Columns ``j`` of the class matrix of ``C_i`` mod ``p``:
+        :math:`a_{ijk} = |C_j|\,\#\{x \in C_i : x z_j \in C_k\}/|C_k|` (``C_i`` walked
+        once for all ``js``; the division is checked to be exact)."""
+        counts = np.zeros((len(js), r), dtype=np.int64)
+        Z = reps[js]  # (m, d)
+        step = max(1, CLASS_PRODUCT_CELLS // max(1, len(js) * G.degree))
+        for X, _ in search.walk_class(reps[i]):
+            for lo in range(0, len(X), step):
+                x = X[lo:lo + step]
+                prod = np.take_along_axis(
+                    np.broadcast_to(x[:, None, :], (len(x), len(js), G.degree)),
+                    np.broadcast_to(Z[None], (len(x), len(js), G.degree)), axis=2)
+                cls = identify(prod.reshape(-1, G.degree)).reshape(len(x), len(js))
+                counts += np.bincount((np.arange(len(js))[None, :] * r + cls).ravel(),
+                                      minlength=len(js) * r).reshape(len(js), r)
+        if not (counts.sum(axis=1) == sizes[i]).all():  # pragma: no cover - exact counting
+            raise ArithmeticError(f"products with class {i} do not add up to its size")
+        num = sizes[js][:, None] * counts  # |C_j| #{x : x z_j in C_k}
+        if (num % sizes[None, :]).any():  # pragma: no cover - exact theory
+            raise ArithmeticError("a class multiplication coefficient is not an integer")
+        cols = columns.setdefault(i, {})
+        for t, j in enumerate(js):
+            cols[j] = (num[t] // sizes) % p
+
+    rng = np.random.default_rng(seed)
+    spaces = [(np.eye(r, dtype=np.int64), list(range(r)))]
+    used: list[int] = []
+    order_of_use = iter(sorted(range(1, r), key=lambda k: (sizes[k], k)))
+    while any(B.shape[0] > 1 for B, _ in spaces):
+        i = next(order_of_use, None)
+        if i is None:  # pragma: no cover - exact theory: all class matrices separate
+            raise ArithmeticError("the class matrices did not separate the characters")
+        need = sorted({j for B, piv in spaces if B.shape[0] > 1 for j in piv})
+        add_columns(i, need)
+        used.append(i)
+        coeffs = {t: int(rng.integers(1, p)) for t in used}
+        new = []
+        for B, piv in spaces:
+            if B.shape[0] == 1:
+                new.append((B, piv))
+                continue
+            A = np.zeros((r, r), dtype=np.int64)  # only the pivot columns are read
+            for t in used:
+                A[:, piv] = (A[:, piv] + coeffs[t] * np.stack(
+                    [columns[t][j] for j in piv], axis=1)) % p
+            new.extend(_split(B, piv, A, p))
+        spaces = new
+    W = np.array([B[0] * pow(int(B[0, 0]), -1, p) % p for B, _ in spaces], dtype=np.int64)
+    classes = [ConjugacyClass(int(sizes[k]), tuple(int(x) for x in reps[k]), orders[k], -1)
+               for k in range(r)]
+    return _assemble(G, classes, W, p, e, power_maps, inverse_class,
+                     f"Dixon-Schneider modulo p = {p} (exponent {e}; classes by random "
+                     f"search, columns of {len(used)} class matrices)", t0)
 
 
 @lru_cache(maxsize=100_000)

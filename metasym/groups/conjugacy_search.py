@@ -1,0 +1,632 @@
+r"""Conjugacy classes of a permutation group without listing the group.
+
+:class:`StabChain` is a numpy copy of sympy's base and strong generating set (Schreier-Sims):
+the base :math:`B = (b_1, \dots, b_m)` and, per level, a transversal :math:`U_j` of the
+basic stabiliser :math:`G^{(j)} = G_{b_1, \dots, b_{j-1}}` on the orbit :math:`\Delta_j`
+of :math:`b_j`. Every element is uniquely :math:`g = u_1 u_2 \cdots u_m`
+(:math:`u_j \in U_j`, function composition), which gives
+
+* uniform random elements (one random coset representative per level),
+* an exact **rank** :math:`g \mapsto (i_1, \dots, i_m) \mapsto \sum_j i_j \prod_{l>j}
+  |\Delta_l|` in :math:`[0, |G|)` read from the images of the base alone
+  (:math:`O(m^2)` per element, vectorised),
+* exact membership of arbitrary permutations (sifting).
+
+:class:`ClassSearch` finds the classes :math:`C_1 = \{1\}, \dots, C_r` by random search:
+
+1. Uniform random elements (and the powers of every representative) are sorted into
+   *buckets* by cycle type (a class invariant, vectorised by pointer doubling).
+2. A new cycle type is a new class; its size is :math:`|G|/|C_G(z)|` (sympy's centraliser,
+   a backtrack search of milliseconds here). The Galois conjugates :math:`z^k`
+   (:math:`\gcd(k, o) = 1`) share the cycle type; :math:`z^k \sim z` is decided exactly
+   (below) for enough ``k`` to know the subgroup :math:`K = \{k : z^k \sim z\}`, and one new
+   class is added per coset of ``K``.
+3. The search stops when the class sizes add up to :math:`|G|` (then every class is found,
+   and no bucket holds an undiscovered class). If it stalls, random elements of known
+   cycle types are tested against the classes of their bucket (centraliser order first,
+   then an exact conjugacy test).
+
+**Exact conjugacy test** :math:`y \sim_G z` for elements of one cycle type: a fixed
+:math:`h_0 \in S_n` with :math:`h_0 z h_0^{-1} = y` (cycles matched in order) turns the
+question into whether the coset :math:`h_0 C_{S_n}(z)` meets ``G``;
+:math:`C_{S_n}(z) = \prod_l C_l \wr S_{m_l}` (``m_l`` cycles of length ``l``) is listed
+when it has at most :data:`SYMMETRIC_CENTRALISER_LIMIT` elements and sifted through the
+chain in one vectorised pass. Above that, the class of ``z`` is enumerated (breadth-first
+under conjugation by the generators, visited elements kept as sorted ranks: 8 bytes per
+element) and ``y`` looked up by its rank.
+
+**Identifying** the class of many elements (class multiplication coefficients, power
+maps): cycle type, and inside buckets that hold several classes the ranks of the elements
+are looked up in the enumerated classes of the bucket (all but its largest class, which is
+what remains). Memory: 8 bytes per element of those enumerated classes, plus the chain
+(:math:`O(m\,n\,d)` for ``n`` points); never an array of the whole group.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from sympy.combinatorics import Permutation
+
+from metasym.errors import TooLargeError
+from metasym.groups.finite_group import FiniteGroup
+
+__all__ = ["StabChain", "ClassSearch", "FoundClass", "cycle_counts",
+           "SYMMETRIC_CENTRALISER_LIMIT", "ENUMERATED_CLASS_LIMIT", "SAMPLE_LIMIT"]
+
+#: Largest :math:`|C_{S_n}(z)| \cdot n` (entries) listed for a conjugacy test or a
+#: centraliser order (else the class is enumerated, or sympy's centraliser is used).
+SYMMETRIC_CENTRALISER_LIMIT = 1_000_000
+#: Largest number of elements of enumerated classes held (as 8-byte ranks).
+ENUMERATED_CLASS_LIMIT = 20_000_000
+#: Random elements drawn before the search gives up.
+SAMPLE_LIMIT = 400_000
+
+
+class StabChain:
+    """Base, transversals and ranks of a permutation group (see the module docstring).
+
+    Parameters
+    ----------
+    group
+        The group; sympy's Schreier-Sims gives the base and strong generating set.
+    """
+
+    def __init__(self, group: FiniteGroup) -> None:
+        S = group.sympy_group
+        S.schreier_sims()
+        d = group.degree
+        self.degree = d
+        self.base = np.array([int(b) for b in S.base], dtype=np.int64)
+        self.sizes: list[int] = []
+        self.U: list[np.ndarray] = []       # (|Delta_j|, d) transversal elements
+        self.Uinv_flat: list[np.ndarray] = []  # inverses, flattened for gathers
+        self.pos: list[np.ndarray] = []     # point -> index in Delta_j, -1 outside
+        for j, tr in enumerate(S.basic_transversals):
+            pts = sorted(int(x) for x in tr)
+            U = np.empty((len(pts), d), dtype=np.int64)
+            for i, x in enumerate(pts):
+                a = tr[x].array_form
+                U[i, :len(a)] = a
+                U[i, len(a):] = np.arange(len(a), d)
+            Uinv = np.empty_like(U)
+            np.put_along_axis(Uinv, U, np.broadcast_to(np.arange(d), U.shape), axis=1)
+            pos = np.full(d, -1, dtype=np.int64)
+            pos[pts] = np.arange(len(pts))
+            if not (U[:, self.base[j]] == np.array(pts)).all():  # pragma: no cover
+                raise ArithmeticError("a transversal element does not map the base point")
+            self.sizes.append(len(pts))
+            self.U.append(U)
+            self.Uinv_flat.append(Uinv.ravel())
+            self.pos.append(pos)
+        self.order = math.prod(self.sizes)
+        self.generators = np.asarray(group.generator_arrays, dtype=np.int64)
+
+    @property
+    def length(self) -> int:
+        return len(self.sizes)
+
+    def random(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` uniformly random elements, ``(n, degree)``."""
+        out = np.broadcast_to(np.arange(self.degree, dtype=np.int64), (n, self.degree)).copy()
+        for j in range(self.length - 1, -1, -1):
+            idx = rng.integers(0, self.sizes[j], size=n)
+            out = np.take_along_axis(self.U[j][idx], out, axis=1)  # u_j o (u_{j+1} ...)
+        return out
+
+    def rank(self, base_images: np.ndarray) -> np.ndarray:
+        """Exact ranks in ``[0, |G|)`` of group elements given by their images of the base
+        (``(n, m)``); the elements must lie in the group (see :meth:`contains`)."""
+        R = np.array(base_images, dtype=np.int64).reshape(-1, self.length)
+        rank = np.zeros(len(R), dtype=np.int64)
+        d = self.degree
+        for j in range(self.length):
+            i = self.pos[j][R[:, j]]
+            rank = rank * self.sizes[j] + i
+            if j + 1 < self.length:
+                R[:, j + 1:] = self.Uinv_flat[j][i[:, None] * d + R[:, j + 1:]]
+        return rank
+
+    def contains(self, perms: np.ndarray) -> np.ndarray:
+        r"""Whether each row of ``perms`` (``(n, degree)``) is an element: the images of
+        the base are sifted (a base image outside a basic orbit rejects), then the one
+        element :math:`u_1 \cdots u_m` of ``G`` with those base images is compared with
+        the row on every point."""
+        g = np.asarray(perms, dtype=np.int64)
+        R = g[:, self.base].copy()
+        ok = np.ones(len(g), dtype=bool)
+        idx = []
+        d = self.degree
+        for j in range(self.length):
+            i = self.pos[j][R[:, j]]
+            ok &= i >= 0
+            i = np.maximum(i, 0)
+            idx.append(i)
+            if j + 1 < self.length:
+                R[:, j + 1:] = self.Uinv_flat[j][i[:, None] * d + R[:, j + 1:]]
+        sel = np.flatnonzero(ok)
+        if not sel.size:
+            return ok
+        if not self.length:
+            ok[sel] = (g[sel] == np.arange(d)).all(axis=1)
+            return ok
+        h = self.U[-1][idx[-1][sel]]
+        for j in range(self.length - 2, -1, -1):
+            h = np.take_along_axis(self.U[j][idx[j][sel]], h, axis=1)
+        ok[sel] = (h == g[sel]).all(axis=1)
+        return ok
+
+    def rank_elements(self, perms: np.ndarray) -> np.ndarray:
+        """:meth:`rank` of full permutations."""
+        return self.rank(np.asarray(perms)[:, self.base])
+
+
+def cycle_counts(perms: np.ndarray) -> np.ndarray:
+    r"""Cycle type of each row as ``(n, degree + 1)`` counts: entry ``l`` is the number of
+    points on cycles of length ``l``. Pointer doubling labels each point's cycle by its
+    smallest point in :math:`\lceil\log_2 d\rceil` rounds: :math:`O(n\,d\log d)`."""
+    P = np.asarray(perms, dtype=np.int64)
+    n, d = P.shape
+    L = np.broadcast_to(np.arange(d, dtype=np.int64), (n, d)).copy()
+    for _ in range(max(1, int(d - 1).bit_length())):
+        L = np.minimum(L, np.take_along_axis(L, P, axis=1))
+        P = np.take_along_axis(P, P, axis=1)
+    flat = (np.arange(n, dtype=np.int64)[:, None] * d + L).ravel()
+    length = np.bincount(flat, minlength=n * d)[flat].reshape(n, d)  # cycle length per point
+    cells = (np.arange(n, dtype=np.int64)[:, None] * (d + 1) + length).ravel()
+    return np.bincount(cells, minlength=n * (d + 1)).reshape(n, d + 1)
+
+
+def _orders(counts: np.ndarray) -> np.ndarray:
+    """Element orders (lcm of the cycle lengths) from :func:`cycle_counts` rows."""
+    ls = np.arange(counts.shape[1], dtype=np.int64)
+    out = np.ones(len(counts), dtype=np.int64)
+    for l_ in range(2, counts.shape[1]):
+        has = counts[:, l_] > 0
+        if has.any():
+            out[has] = np.lcm(out[has], ls[l_])
+    return out
+
+
+def _power(z: np.ndarray, k: int) -> np.ndarray:
+    """``z^k`` for ``k >= 0`` by repeated squaring."""
+    out = np.arange(z.size, dtype=np.int64)
+    base = z.copy()
+    while k:
+        if k & 1:
+            out = base[out]
+        base = base[base]
+        k >>= 1
+    return out
+
+
+def _cycles(z: np.ndarray) -> list[list[int]]:
+    """Cycles of ``z`` (fixed points included), sorted by length, each from its least point."""
+    seen = np.zeros(z.size, dtype=bool)
+    out = []
+    for s in range(z.size):
+        if seen[s]:
+            continue
+        cyc = [s]
+        seen[s] = True
+        x = int(z[s])
+        while x != s:
+            cyc.append(x)
+            seen[x] = True
+            x = int(z[x])
+        out.append(cyc)
+    out.sort(key=len)
+    return out
+
+
+def symmetric_centraliser_order(counts: np.ndarray) -> int:
+    r""":math:`|C_{S_n}(z)| = \prod_l l^{m_l} m_l!` from a :func:`cycle_counts` row."""
+    out = 1
+    for l_, pts in enumerate(np.asarray(counts).tolist()):
+        if l_ and pts:
+            m = pts // l_
+            out *= l_**m * math.factorial(m)
+    return out
+
+
+def _symmetric_centraliser(z: np.ndarray) -> np.ndarray:
+    r"""All of :math:`C_{S_n}(z)` as an ``(count, n)`` array: per cycle length ``l`` a
+    permutation of the ``m_l`` cycles and a rotation of each (vectorised)."""
+    import itertools
+
+    d = z.size
+    by_len: dict[int, list[list[int]]] = {}
+    for c in _cycles(z):
+        by_len.setdefault(len(c), []).append(c)
+    out = np.arange(d, dtype=np.int64)[None, :]
+    for l_, cycs in by_len.items():
+        C = np.array(cycs, dtype=np.int64)  # (m, l): C[j, t] = z^t(C[j, 0])
+        m = len(cycs)
+        P = np.array(list(itertools.permutations(range(m))), dtype=np.int64)  # (m!, m)
+        R = np.indices((l_,) * m, dtype=np.int64).reshape(m, -1).T  # (l^m, m) rotations
+        t = np.arange(l_, dtype=np.int64)
+        cyc = np.broadcast_to(P[:, None, :, None], (len(P), len(R), m, l_))
+        at = (t[None, None, None, :] + R[None, :, :, None]) % l_
+        M = C[cyc, np.broadcast_to(at, cyc.shape)].reshape(-1, m * l_)
+        new = np.repeat(out, len(M), axis=0)
+        new[:, C.ravel()] = np.tile(M, (len(out), 1))
+        out = new
+    return out
+
+
+def _matching(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``h`` with ``h z h^-1 = y`` in :math:`S_n` (same cycle type; cycles matched in
+    order of length)."""
+    h = np.empty(z.size, dtype=np.int64)
+    for cz, cy in zip(_cycles(z), _cycles(y)):
+        h[cz] = cy
+    return h
+
+
+@dataclass
+class FoundClass:
+    """A class found by :class:`ClassSearch`."""
+
+    rep: np.ndarray
+    size: int
+    order: int
+    bucket: bytes
+    ranks: np.ndarray | None = None  # sorted ranks of all its elements, when enumerated
+
+
+@dataclass
+class _Bucket:
+    counts: np.ndarray
+    classes: list[int] = field(default_factory=list)
+    enumerated: bool = False  # every class but ``rest`` has its ranks (or is central)
+    rest: int = -1  # the class left over when the others do not match
+
+
+class ClassSearch:
+    """Conjugacy classes by random search (see the module docstring).
+
+    Parameters
+    ----------
+    group
+        A permutation group.
+    max_classes
+        Stop with :class:`~metasym.errors.TooLargeError` past this many classes.
+    seed
+        Seed of the random elements (the classes found do not depend on it; their
+        representatives and order do).
+    """
+
+    def __init__(self, group: FiniteGroup, seed: int = 0,
+                 max_classes: int | None = None) -> None:
+        self.group = group
+        self.max_classes = max_classes
+        self.chain = StabChain(group)
+        self.order = self.chain.order
+        self.degree = group.degree
+        self.rng = np.random.default_rng(seed)
+        self.classes: list[FoundClass] = []
+        self.buckets: dict[bytes, _Bucket] = {}
+        self.total = 0
+        self._w = np.random.default_rng(12345).integers(1, 2**62, size=self.degree + 1,
+                                                        dtype=np.int64)
+        self.samples = 0
+        self.enumerated_elements = 0
+        gens = self.chain.generators
+        self._gens = [(g, np.argsort(g)) for g in gens]
+        self._abelian = group.is_abelian
+        self._centre: list[int] = []
+        self._sc_cache: tuple[bytes, np.ndarray] = (b"", np.zeros(0))
+
+    # ----- invariants ---------------------------------------------------------------------
+    def _keys(self, counts: np.ndarray) -> list[bytes]:
+        return [c.tobytes() for c in counts]
+
+    def _sym_centraliser(self, z: np.ndarray, counts: np.ndarray) -> np.ndarray | None:
+        """:math:`C_{S_n}(z)` listed, or ``None`` above the limit (cached for one ``z``)."""
+        if symmetric_centraliser_order(counts) * self.degree > SYMMETRIC_CENTRALISER_LIMIT:
+            return None
+        key = z.tobytes()
+        if self._sc_cache[0] != key:
+            self._sc_cache = (key, _symmetric_centraliser(z))
+        return self._sc_cache[1]
+
+    def _centraliser_order(self, z: np.ndarray, counts: np.ndarray | None = None) -> int:
+        r""":math:`|C_G(z)|`: ``|G|`` for central elements, else
+        :math:`|G \cap C_{S_n}(z)|` by sifting the listed :math:`C_{S_n}(z)`, else
+        sympy's centraliser (a backtrack search)."""
+        if self._abelian:
+            return self.order
+        gens = self.chain.generators
+        if all(np.array_equal(g[z], z[g]) for g in gens):
+            return self.order
+        if counts is None:
+            counts = cycle_counts(z[None, :])[0]
+        sc = self._sym_centraliser(z, counts)
+        if sc is not None:
+            return int(self.chain.contains(sc).sum())
+        C = self.group.sympy_group.centralizer(Permutation(z.tolist()))
+        return int(C.order())
+
+    # ----- conjugacy ------------------------------------------------------------------------
+    def _enumerate(self, k: int) -> np.ndarray:
+        """Sorted ranks of all elements of class ``k`` (breadth-first under conjugation)."""
+        c = self.classes[k]
+        if c.ranks is not None:
+            return c.ranks
+        if self.enumerated_elements + c.size > ENUMERATED_CLASS_LIMIT:
+            raise TooLargeError(
+                f"telling classes of one cycle type apart needs {self.enumerated_elements + c.size} "
+                f"enumerated class elements, above the limit of {ENUMERATED_CLASS_LIMIT}")
+        ranks = np.zeros(0, dtype=np.int64)
+        for _, r in self.walk_class(c.rep, with_ranks=True):
+            ranks = np.union1d(ranks, r)
+        if ranks.size != c.size:  # pragma: no cover - exact counting
+            raise ArithmeticError(f"class of size {c.size} enumerated with {ranks.size} elements")
+        c.ranks = ranks
+        self.enumerated_elements += c.size
+        return ranks
+
+    def walk_class(self, z: np.ndarray, with_ranks: bool = False,
+                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The class of ``z``, level by level of the breadth-first search under
+        conjugation by the generators: yields ``(elements, ranks)`` chunks, each element
+        once. Holds the sorted ranks seen so far (8 bytes per element)."""
+        chain = self.chain
+        B = chain.base
+        front = z[None, :].astype(np.int64)
+        seen = chain.rank_elements(front)
+        yield front, seen
+        while len(front):
+            cand_r, cand_src, cand_gen = [], [], []
+            for gi, (g, gin) in enumerate(self._gens):
+                # (g x g^-1)(b) = g[x[g^-1[b]]]
+                imgs = g[front[:, gin[B]]]
+                r = chain.rank(imgs)
+                cand_r.append(r)
+                cand_src.append(np.arange(len(front)))
+                cand_gen.append(np.full(len(front), gi))
+            r = np.concatenate(cand_r)
+            src = np.concatenate(cand_src)
+            gen = np.concatenate(cand_gen)
+            r, first = np.unique(r, return_index=True)
+            new = ~np.isin(r, seen, assume_unique=True)
+            r, first = r[new], first[new]
+            if not r.size:
+                return
+            src, gen = src[first], gen[first]
+            nxt = np.empty((r.size, self.degree), dtype=np.int64)
+            for gi, (g, gin) in enumerate(self._gens):
+                sel = gen == gi
+                if sel.any():
+                    nxt[sel] = g[front[src[sel]][:, gin]]
+            seen = np.union1d(seen, r)
+            front = nxt
+            yield front, r
+
+    def _conjugate(self, k: int, y: np.ndarray) -> bool:
+        """Whether ``y`` (of the cycle type of class ``k``) is conjugate to its rep."""
+        c = self.classes[k]
+        if c.ranks is not None:
+            r = self.chain.rank_elements(y[None, :])[0]
+            i = np.searchsorted(c.ranks, r)
+            return bool(i < c.ranks.size and c.ranks[i] == r)
+        counts = self.buckets[c.bucket].counts
+        sc = (self._sym_centraliser(c.rep, counts)
+              if symmetric_centraliser_order(counts) < 4 * c.size else None)
+        if sc is not None:
+            cand = _matching(c.rep, y)[sc]  # h0 o c for c in C_Sn(z)
+            return bool(self.chain.contains(cand).any())
+        self._enumerate(k)
+        return self._conjugate(k, y)
+
+    # ----- adding classes ---------------------------------------------------------------------
+    def _add(self, z: np.ndarray, counts: np.ndarray, key: bytes, size: int | None = None,
+             ) -> int:
+        if size is None:
+            size = self.order // self._centraliser_order(z, counts)
+        if self.max_classes is not None and len(self.classes) >= self.max_classes:
+            raise TooLargeError(f"{self.group.spec[:80]} has more than {self.max_classes} "
+                                "conjugacy classes, above the limit for character tables")
+        o = int(_orders(counts[None, :])[0])
+        b = self.buckets.setdefault(key, _Bucket(counts))
+        self.classes.append(FoundClass(z.copy(), size, o, key))
+        k = len(self.classes) - 1
+        b.classes.append(k)
+        self.total += size
+        if size == 1:
+            self._centre.append(k)
+        return k
+
+    def _new_class(self, z: np.ndarray, counts: np.ndarray, key: bytes,
+                   size: int | None = None) -> list[int]:
+        """Add the class of ``z`` (known to be new) and its Galois conjugates."""
+        k0 = self._add(z, counts, key, size)
+        o = self.classes[k0].order
+        added = [k0]
+        if o <= 2:
+            return added
+        units = [u for u in range(1, o) if math.gcd(u, o) == 1]
+        in_K = {1}
+        out_K: set[int] = set()
+        for u in units:
+            if u in in_K or u in out_K:
+                continue
+            if self._abelian or self.classes[k0].size == 1:
+                conj = False
+            else:
+                conj = self._conjugate(k0, _power(z, u))
+            if conj:  # close K under multiplication
+                K = set(in_K)
+                frontier = [u]
+                while frontier:
+                    a = frontier.pop()
+                    for x in list(K):
+                        y = a * x % o
+                        if y not in K:
+                            K.add(y)
+                            frontier.append(y)
+                in_K = K
+                out_K = {a * x % o for a in out_K for x in in_K}
+            else:
+                out_K |= {u * x % o for x in in_K}
+        # one class per coset of K (K is complete now: every unit was decided)
+        done = set(in_K)
+        for u in units:
+            if u in done:
+                continue
+            done |= {u * x % o for x in in_K}
+            added.append(self._add(_power(z, u), counts, key, self.classes[k0].size))
+        return added
+
+    def _classify_known(self, y: np.ndarray, key: bytes) -> int | None:
+        """Class of ``y`` among the known classes of its bucket, or ``None`` if new."""
+        b = self.buckets[key]
+        cands = list(b.classes)
+        if len(cands) == 1 and b.enumerated:
+            return cands[0]
+        zc = None
+        for k in cands:
+            c = self.classes[k]
+            if c.size == 1 or self._abelian:
+                if np.array_equal(c.rep, y):
+                    return k
+                continue
+            if zc is None:
+                zc = self.order // self._centraliser_order(y, b.counts)
+            if zc == c.size and self._conjugate(k, y):
+                return k
+        return None
+
+    # ----- the search ------------------------------------------------------------------------
+    def run(self) -> list[FoundClass]:
+        """Find every class (stops when the sizes add up to the order)."""
+        ident = np.arange(self.degree, dtype=np.int64)
+        c0 = cycle_counts(ident[None, :])[0]
+        self._add(ident, c0, c0.tobytes(), 1)
+        stale, batch, careful = 0, 32, False
+        queue: list[np.ndarray] = []
+        while self.total < self.order:
+            if self.samples > SAMPLE_LIMIT:
+                raise TooLargeError(
+                    f"the random search for conjugacy classes found classes covering "
+                    f"{self.total} of {self.order} elements after {SAMPLE_LIMIT} random "
+                    "elements (limit SAMPLE_LIMIT)")
+            Y = self.chain.random(batch, self.rng) if not queue else np.array(queue)
+            from_queue = bool(queue)
+            queue = []
+            self.samples += len(Y) if not from_queue else 0
+            counts = cycle_counts(Y)
+            keys = self._keys(counts)
+            found_new = False
+            for i, key in enumerate(keys):
+                if self.total >= self.order:
+                    break
+                if key not in self.buckets:
+                    new = self._new_class(Y[i], counts[i], key)
+                    found_new = True
+                elif careful:
+                    if self._classify_known(Y[i], key) is not None:
+                        continue
+                    new = self._new_class(Y[i], counts[i], key)
+                    found_new = True
+                else:
+                    continue
+                # candidates: powers of the new representatives, times central elements
+                for k in new:
+                    z = self.classes[k].rep
+                    o = self.classes[k].order
+                    for q in _prime_divisors(o):
+                        queue.append(_power(z, q))
+                    for c in self._centre:
+                        queue.append(self.classes[c].rep[z])
+                    if self.classes[k].size == 1:
+                        queue.extend(self.classes[j].rep[z] for j in range(len(self.classes))
+                                     if j != k)
+            if from_queue:
+                continue
+            stale = 0 if found_new else stale + len(Y)
+            batch = min(4096 if not careful else 64, batch * 2)
+            missing = self.order - self.total
+            if missing and not careful and stale > min(50_000, max(2048, 4 * self.order // missing)):
+                careful = True  # unseen classes may share a cycle type with known ones
+                batch = 64
+        self._finish()
+        return self.classes
+
+    def _finish(self) -> None:
+        """Make every bucket with several classes identifiable: enumerate all its classes
+        but the largest."""
+        if self.total != self.order:  # pragma: no cover
+            raise ArithmeticError("class sizes do not add up to the group order")
+        for b in self.buckets.values():
+            ks = sorted(b.classes, key=lambda k: self.classes[k].size)
+            b.rest = ks[-1]
+            for k in ks[:-1]:
+                if self.classes[k].size > 1:
+                    self._enumerate(k)
+            b.enumerated = True
+
+    # ----- identification ----------------------------------------------------------------------
+    def identify(self, Y: np.ndarray) -> np.ndarray:
+        """Class index (into :attr:`classes`) of every row of ``Y`` (group elements)."""
+        Y = np.asarray(Y, dtype=np.int64)
+        out = np.full(len(Y), -1, dtype=np.int64)
+        if not len(Y):
+            return out
+        counts = cycle_counts(Y)
+        h = counts @ self._w
+        uh, first, inv = np.unique(h, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+        if not (counts == counts[first[inv]]).all():  # pragma: no cover - 64-bit collision
+            return np.array([self._identify_one(y) for y in Y], dtype=np.int64)
+        for u in range(uh.size):
+            rows = np.flatnonzero(inv == u)
+            key = counts[first[u]].tobytes()
+            b = self.buckets.get(key)
+            if b is None:  # pragma: no cover - the classes are complete
+                raise ArithmeticError("an element of an unknown cycle type")
+            if len(b.classes) == 1:
+                out[rows] = b.classes[0]
+                continue
+            rest = rows
+            others = [k for k in b.classes if k != b.rest]
+            for k in others:
+                if self.classes[k].size == 1:
+                    hit = (Y[rest] == self.classes[k].rep).all(axis=1)
+                    out[rest[hit]] = k
+                    rest = rest[~hit]
+            if rest.size:
+                r = self.chain.rank_elements(Y[rest])
+                for k in others:
+                    R = self.classes[k].ranks
+                    if R is None or not rest.size:
+                        continue
+                    i = np.minimum(np.searchsorted(R, r), R.size - 1)
+                    hit = R[i] == r
+                    out[rest[hit]] = k
+                    rest, r = rest[~hit], r[~hit]
+            out[rest] = b.rest
+        return out
+
+    def _identify_one(self, y: np.ndarray) -> int:  # pragma: no cover - collision path
+        key = cycle_counts(y[None, :])[0].tobytes()
+        k = self._classify_known(y, key)
+        if k is None:
+            raise ArithmeticError("an element outside every class")
+        return k
+
+
+def _prime_divisors(n: int) -> list[int]:
+    out, q = [], 2
+    while q * q <= n:
+        if n % q == 0:
+            out.append(q)
+            while n % q == 0:
+                n //= q
+        q += 1
+    if n > 1:
+        out.append(n)
+    return out
