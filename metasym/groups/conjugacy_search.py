@@ -170,11 +170,13 @@ def cycle_counts(perms: np.ndarray) -> np.ndarray:
     smallest point in :math:`\lceil\log_2 d\rceil` rounds: :math:`O(n\,d\log d)`."""
     P = np.asarray(perms, dtype=np.int64)
     n, d = P.shape
-    L = np.broadcast_to(np.arange(d, dtype=np.int64), (n, d)).copy()
+    offs = np.arange(n, dtype=np.int64)[:, None] * d
+    G = (P + offs).ravel()            # global indices: P composed with itself by G[G]
+    L = np.tile(np.arange(d, dtype=np.int64), n)
     for _ in range(max(1, int(d - 1).bit_length())):
-        L = np.minimum(L, np.take_along_axis(L, P, axis=1))
-        P = np.take_along_axis(P, P, axis=1)
-    flat = (np.arange(n, dtype=np.int64)[:, None] * d + L).ravel()
+        L = np.minimum(L, L[G])
+        G = G[G]
+    flat = (L.reshape(n, d) + offs).ravel()
     length = np.bincount(flat, minlength=n * d)[flat].reshape(n, d)  # cycle length per point
     cells = (np.arange(n, dtype=np.int64)[:, None] * (d + 1) + length).ravel()
     return np.bincount(cells, minlength=n * (d + 1)).reshape(n, d + 1)
@@ -319,6 +321,7 @@ class ClassSearch:
         self._abelian = group.is_abelian
         self._centre: list[int] = []
         self._sc_cache: tuple[bytes, np.ndarray] = (b"", np.zeros(0))
+        self._index: tuple[np.ndarray, list[_Bucket], np.ndarray, np.ndarray] | None = None
 
     # ----- invariants ---------------------------------------------------------------------
     def _keys(self, counts: np.ndarray) -> list[bytes]:
@@ -573,24 +576,18 @@ class ClassSearch:
     def identify(self, Y: np.ndarray) -> np.ndarray:
         """Class index (into :attr:`classes`) of every row of ``Y`` (group elements)."""
         Y = np.asarray(Y, dtype=np.int64)
-        out = np.full(len(Y), -1, dtype=np.int64)
         if not len(Y):
-            return out
+            return np.zeros(0, dtype=np.int64)
         counts = cycle_counts(Y)
         h = counts @ self._w
-        uh, first, inv = np.unique(h, return_index=True, return_inverse=True)
-        inv = inv.reshape(-1)
-        if not (counts == counts[first[inv]]).all():  # pragma: no cover - 64-bit collision
-            return np.array([self._identify_one(y) for y in Y], dtype=np.int64)
-        for u in range(uh.size):
-            rows = np.flatnonzero(inv == u)
-            key = counts[first[u]].tobytes()
-            b = self.buckets.get(key)
-            if b is None:  # pragma: no cover - the classes are complete
-                raise ArithmeticError("an element of an unknown cycle type")
-            if len(b.classes) == 1:
-                out[rows] = b.classes[0]
-                continue
+        hashes, blist, canon, single = self._bucket_index()
+        at = np.minimum(np.searchsorted(hashes, h), hashes.size - 1)
+        if not (hashes[at] == h).all() or not (counts == canon[at]).all():
+            raise ArithmeticError("an element of an unknown cycle type")  # pragma: no cover
+        out = single[at].copy()
+        for u in np.unique(at[out < 0]).tolist():
+            rows = np.flatnonzero(at == u)
+            b = blist[u]
             rest = rows
             others = [k for k in b.classes if k != b.rest]
             for k in others:
@@ -611,12 +608,21 @@ class ClassSearch:
             out[rest] = b.rest
         return out
 
-    def _identify_one(self, y: np.ndarray) -> int:  # pragma: no cover - collision path
-        key = cycle_counts(y[None, :])[0].tobytes()
-        k = self._classify_known(y, key)
-        if k is None:
-            raise ArithmeticError("an element outside every class")
-        return k
+    def _bucket_index(self) -> tuple[np.ndarray, list[_Bucket], np.ndarray, np.ndarray]:
+        """Buckets sorted by the hash of their cycle type (distinct hashes checked): the
+        hashes, the buckets, their cycle types, and their class when it is alone (else -1)."""
+        if self._index is None:
+            blist = list(self.buckets.values())
+            canon = np.array([b.counts for b in blist], dtype=np.int64)
+            h = canon @ self._w
+            order = np.argsort(h)
+            if np.unique(h).size != h.size:  # pragma: no cover - a 64-bit collision
+                raise ArithmeticError("two cycle types with the same hash")
+            blist = [blist[i] for i in order]
+            single = np.array([b.classes[0] if len(b.classes) == 1 else -1 for b in blist],
+                              dtype=np.int64)
+            self._index = (h[order], blist, canon[order], single)
+        return self._index
 
 
 def _prime_divisors(n: int) -> list[int]:

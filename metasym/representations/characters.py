@@ -80,6 +80,7 @@ __all__ = [
 CHARACTER_ORDER_LIMIT = CONJUGACY_LIMIT
 #: Largest number of conjugacy classes (the class coefficients are an r^3 array).
 CHARACTER_CLASS_LIMIT = 200
+_DEBUG = False
 #: ``method=`` values of :func:`character_table`.
 CHARACTER_METHODS = ("auto", "enumerate", "search")
 #: Largest degree for the search method (arrays of class elements are ``(n, degree)``).
@@ -105,7 +106,8 @@ class ConjugacyClass:
     element_order
         Order of every element of the class.
     index
-        Position of the representative in ``group.element_arrays``.
+        Position of the representative in ``group.element_arrays``; ``-1`` when the
+        table was computed without listing the group (``method="search"``).
     """
 
     size: int
@@ -431,8 +433,11 @@ class CharacterTable:
 
     def class_character(self, character: Sequence[Any]) -> list[Any]:
         """Values of a character given per element (in the order of
-        ``group.element_arrays``) read at the class representatives."""
-        return [character[c.index] for c in self.classes]
+        ``group.element_arrays``) read at the class representatives (a table computed
+        without listing the group looks its representatives up in the listing)."""
+        return [character[c.index if c.index >= 0 else
+                          self.group.element_index(np.asarray(c.representative))]
+                for c in self.classes]
 
 
 def _letter(k: int, T: CharacterTable) -> str:
@@ -913,6 +918,9 @@ def _character_table_search(G: FiniteGroup, seed: int, t0: float) -> CharacterTa
                     [columns[t][j] for j in piv], axis=1)) % p
             new.extend(_split(B, piv, A, p))
         spaces = new
+        if _DEBUG:
+            print("class", i, "size", sizes[i], "order", orders[i], "real", inverse_class[i] == i,
+                  "dims", sorted(B.shape[0] for B, _ in spaces if B.shape[0] > 1))
     W = np.array([B[0] * pow(int(B[0, 0]), -1, p) % p for B, _ in spaces], dtype=np.int64)
     classes = [ConjugacyClass(int(sizes[k]), tuple(int(x) for x in reps[k]), orders[k], -1)
                for k in range(r)]
