@@ -896,37 +896,103 @@ def _character_table_search(G: FiniteGroup, seed: int, t0: float) -> CharacterTa
             cols[j] = (num[t] // sizes) % p
 
     rng = np.random.default_rng(seed)
+    galois = _galois_permutations(power_maps, orders, e)
     spaces = [(np.eye(r, dtype=np.int64), list(range(r)))]
     used: list[int] = []
-    order_of_use = iter(sorted(range(1, r), key=lambda k: (sizes[k], k)))
+    strict = True  # skip classes proven useless (below); off again if the classes run out
     while any(B.shape[0] > 1 for B, _ in spaces):
-        i = next(order_of_use, None)
-        if i is None:  # pragma: no cover - exact theory: all class matrices separate
-            raise ArithmeticError("the class matrices did not separate the characters")
-        need = sorted({j for B, piv in spaces if B.shape[0] > 1 for j in piv})
-        add_columns(i, need)
+        todo = [(B, piv) for B, piv in spaces if B.shape[0] > 1]
+        stabs = [_galois_stabiliser(B, galois, p) for B, _ in todo]
+        helps: dict[int, list[int]] = {}
+        for i in sorted(set(range(1, r)) - set(used), key=lambda k: (sizes[k], k)):
+            helps[i] = [t for t, (B, piv) in enumerate(todo) if not strict or not _useless(
+                i, B, piv, stabs[t], columns, used)]
+            if helps[i]:
+                break
+        else:
+            if not strict:  # pragma: no cover - exact theory: all class matrices separate
+                raise ArithmeticError("the class matrices did not separate the characters")
+            strict = False
+            continue
+        add_columns(i, sorted({j for t in helps[i] for j in todo[t][1]}))
         used.append(i)
         coeffs = {t: int(rng.integers(1, p)) for t in used}
-        new = []
-        for B, piv in spaces:
-            if B.shape[0] == 1:
+        new = [(B, piv) for B, piv in spaces if B.shape[0] == 1]
+        for t, (B, piv) in enumerate(todo):
+            if t not in helps[i]:
                 new.append((B, piv))
                 continue
             A = np.zeros((r, r), dtype=np.int64)  # only the pivot columns are read
-            for t in used:
-                A[:, piv] = (A[:, piv] + coeffs[t] * np.stack(
-                    [columns[t][j] for j in piv], axis=1)) % p
+            for c in used:
+                if all(j in columns[c] for j in piv):
+                    A[:, piv] = (A[:, piv] + coeffs[c] * np.stack(
+                        [columns[c][j] for j in piv], axis=1)) % p
             new.extend(_split(B, piv, A, p))
         spaces = new
         if _DEBUG:
             print("class", i, "size", sizes[i], "order", orders[i], "real", inverse_class[i] == i,
                   "dims", sorted(B.shape[0] for B, _ in spaces if B.shape[0] > 1))
+    spaces.sort(key=lambda sp: sp[1])  # a fixed order of the lines (by pivot)
     W = np.array([B[0] * pow(int(B[0, 0]), -1, p) % p for B, _ in spaces], dtype=np.int64)
     classes = [ConjugacyClass(int(sizes[k]), tuple(int(x) for x in reps[k]), orders[k], -1)
                for k in range(r)]
     return _assemble(G, classes, W, p, e, power_maps, inverse_class,
                      f"Dixon-Schneider modulo p = {p} (exponent {e}; classes by random "
                      f"search, columns of {len(used)} class matrices)", t0)
+
+
+def _galois_permutations(power_maps: list[list[int]], orders: list[int], e: int,
+                         limit: int = 20_000) -> np.ndarray:
+    r"""The distinct permutations :math:`k \mapsto` (class of :math:`z_k^u`) of the
+    columns, for the units ``u`` modulo the exponent ``e`` (all of them when
+    :math:`\varphi(e) \le` ``limit``, else the first ``limit``), the identity excluded.
+    :math:`\sigma_u` (:math:`\zeta \mapsto \zeta^u`) maps a central character
+    :math:`\omega_\chi` to :math:`\omega_{\chi^{\sigma_u}} = \omega_\chi \circ` this
+    permutation."""
+    r = len(orders)
+    units = [u for u in range(1, e + 1) if math.gcd(u, e) == 1][:limit]
+    o = np.array(orders, dtype=np.int64)
+    pm = np.zeros((r, int(o.max())), dtype=np.int64)
+    for k, row in enumerate(power_maps):
+        pm[k, :len(row)] = row
+    idx = np.array(units, dtype=np.int64)[:, None] % o[None, :]
+    perms = np.unique(pm[np.arange(r)[None, :], idx], axis=0)
+    return perms[(perms != np.arange(r)).any(axis=1)]
+
+
+def _galois_stabiliser(B: np.ndarray, galois: np.ndarray, p: int,
+                       ) -> list[tuple[np.ndarray, bool]]:
+    """The Galois permutations that map the row space of ``B`` to itself, each with
+    whether it moves some vector of it."""
+    out = []
+    k = B.shape[0]
+    for g in galois:
+        Bg = B[:, g]
+        if np.array_equal(Bg, B):
+            out.append((g, False))
+        elif _rref(np.vstack([B, Bg]), p)[0].shape[0] == k:
+            out.append((g, True))
+    return out
+
+
+def _useless(i: int, B: np.ndarray, piv: list[int], stab: list[tuple[np.ndarray, bool]],
+             columns: dict[int, dict[int, np.ndarray]], used: list[int]) -> bool:
+    r"""Whether the class matrix of ``C_i`` is proven constant on the space ``B`` (so it
+    cannot split it), by the Galois action: with :math:`\omega_\chi(C_{i^u}) =
+    \omega_{\chi^{\sigma_u}}(C_i)`,
+
+    * ``i = t^u`` for a class ``t`` already used on this space (constant there) and
+      :math:`\sigma_u` mapping the space to itself;
+    * the space is a plane moved by :math:`\sigma_u` (it holds :math:`\chi` and
+      :math:`\chi^{\sigma_u}`) and :math:`i^u = i`.
+    """
+    done = [t for t in used if all(j in columns.get(t, {}) for j in piv)]
+    for g, moves in stab:
+        if any(g[t] == i for t in done):
+            return True
+        if moves and B.shape[0] == 2 and g[i] == i:
+            return True
+    return False
 
 
 @lru_cache(maxsize=100_000)
