@@ -55,13 +55,17 @@ from metasym.errors import TooLargeError
 from metasym.groups.finite_group import FiniteGroup
 
 __all__ = ["StabChain", "ClassSearch", "FoundClass", "cycle_counts",
-           "SYMMETRIC_CENTRALISER_LIMIT", "ENUMERATED_CLASS_LIMIT", "SAMPLE_LIMIT"]
+           "symmetric_centraliser_order", "SYMMETRIC_CENTRALISER_LIMIT",
+           "ENUMERATED_CLASS_LIMIT", "SAMPLE_LIMIT", "BITMAP_LIMIT"]
 
 #: Largest :math:`|C_{S_n}(z)| \cdot n` (entries) listed for a conjugacy test or a
 #: centraliser order (else the class is enumerated, or sympy's centraliser is used).
 SYMMETRIC_CENTRALISER_LIMIT = 1_000_000
 #: Largest number of elements of enumerated classes held (as 8-byte ranks).
 ENUMERATED_CLASS_LIMIT = 20_000_000
+#: Largest order for which walks through a class mark visited elements in a bitmap of
+#: one byte per group element (above: sorted arrays of ranks, slower).
+BITMAP_LIMIT = 50_000_000
 #: Random elements drawn before the search gives up.
 SAMPLE_LIMIT = 400_000
 
@@ -365,32 +369,51 @@ class ClassSearch:
             raise TooLargeError(
                 f"telling classes of one cycle type apart needs {self.enumerated_elements + c.size} "
                 f"enumerated class elements, above the limit of {ENUMERATED_CLASS_LIMIT}")
-        ranks = np.zeros(0, dtype=np.int64)
-        for _, r in self.walk_class(c.rep, with_ranks=True):
-            ranks = np.union1d(ranks, r)
+        ranks = np.sort(np.concatenate([r for _, r in self.walk_class(c.rep)]))
         if ranks.size != c.size:  # pragma: no cover - exact counting
             raise ArithmeticError(f"class of size {c.size} enumerated with {ranks.size} elements")
         c.ranks = ranks
         self.enumerated_elements += c.size
         return ranks
 
-    def walk_class(self, z: np.ndarray, with_ranks: bool = False,
-                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def walk_class(self, z: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The class of ``z``, level by level of the breadth-first search under
         conjugation by the generators: yields ``(elements, ranks)`` chunks, each element
-        once. Holds the sorted ranks seen so far (8 bytes per element)."""
+        once. Visited elements are marked in a bitmap over the ranks (one byte per group
+        element, for orders up to :data:`BITMAP_LIMIT`), else kept as sorted ranks
+        (8 bytes per class element)."""
         chain = self.chain
         B = chain.base
         front = z[None, :].astype(np.int64)
-        seen = chain.rank_elements(front)
+        r0 = chain.rank_elements(front)
+        if self.order <= BITMAP_LIMIT:
+            seen_map = np.zeros(self.order, dtype=bool)
+            seen_map[r0] = True
+            yield front, r0
+            while len(front):
+                parts, ranks = [], []
+                for g, gin in self._gens:
+                    # (g x g^-1)(b) = g[x[g^-1[b]]]; one generator never maps two
+                    # elements to one, so marking after each generator removes repeats
+                    r = chain.rank(g[front[:, gin[B]]])
+                    new = ~seen_map[r]
+                    if new.any():
+                        r = r[new]
+                        seen_map[r] = True
+                        parts.append(g[front[new][:, gin]])
+                        ranks.append(r)
+                if not parts:
+                    return
+                front = np.concatenate(parts)
+                yield front, np.concatenate(ranks)
+            return
+        seen = r0
         yield front, seen
         while len(front):
             cand_r, cand_src, cand_gen = [], [], []
             for gi, (g, gin) in enumerate(self._gens):
-                # (g x g^-1)(b) = g[x[g^-1[b]]]
                 imgs = g[front[:, gin[B]]]
-                r = chain.rank(imgs)
-                cand_r.append(r)
+                cand_r.append(chain.rank(imgs))
                 cand_src.append(np.arange(len(front)))
                 cand_gen.append(np.full(len(front), gi))
             r = np.concatenate(cand_r)
