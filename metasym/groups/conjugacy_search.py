@@ -54,7 +54,7 @@ from sympy.combinatorics import Permutation
 from metasym.errors import TooLargeError
 from metasym.groups.finite_group import FiniteGroup
 
-__all__ = ["StabChain", "ClassSearch", "FoundClass", "cycle_counts",
+__all__ = ["StabChain", "ClassSearch", "FoundClass", "cycle_counts", "fixed_point_signature",
            "symmetric_centraliser_order", "SYMMETRIC_CENTRALISER_LIMIT",
            "ENUMERATED_CLASS_LIMIT", "SAMPLE_LIMIT", "BITMAP_LIMIT"]
 
@@ -63,6 +63,11 @@ __all__ = ["StabChain", "ClassSearch", "FoundClass", "cycle_counts",
 SYMMETRIC_CENTRALISER_LIMIT = 1_000_000
 #: Largest number of elements of enumerated classes held (as 8-byte ranks).
 ENUMERATED_CLASS_LIMIT = 20_000_000
+#: Largest class walked to learn its size or to test membership by ranks.
+WALK_LIMIT = 300_000
+#: Above this degree a class is walked for its size rather than asking sympy's
+#: centraliser (seconds per call at degree ~100).
+SYMPY_CENTRALISER_DEGREE = 40
 #: Largest order for which walks through a class mark visited elements in a bitmap of
 #: one byte per group element (above: sorted arrays of ranks, slower).
 BITMAP_LIMIT = 50_000_000
@@ -186,6 +191,57 @@ def cycle_counts(perms: np.ndarray) -> np.ndarray:
     length = np.bincount(flat, minlength=n * d)[flat].astype(it)  # cycle length per point
     cells = (length.reshape(n, d) + (np.arange(n, dtype=it) * (d + 1))[:, None]).ravel()
     return np.bincount(cells, minlength=n * (d + 1)).reshape(n, d + 1)
+
+
+def fixed_point_signature(perms: np.ndarray, ks: list[int]) -> np.ndarray:
+    r"""Number of fixed points of :math:`x^k` for each row ``x`` and each ``k`` in ``ks``
+    (``(n, len(ks))``): powers by repeated squaring on flat int32 indices.
+    :math:`\mathrm{fix}(x^k) = \sum_{l | k} (\text{points on cycles of length } l)`, so
+    for ``ks`` the divisors of the exponent this determines the cycle type; a few ``k``
+    usually tell a group's cycle types apart, at a fraction of :func:`cycle_counts`."""
+    P = np.asarray(perms)
+    n, d = P.shape
+    it = np.int32 if n * d < 2**31 else np.int64
+    G = (P.astype(it) + (np.arange(n, dtype=it) * d)[:, None]).ravel()
+    ident = np.arange(n * d, dtype=it)
+    squares = [G]
+    for _ in range(1, max(ks).bit_length()):
+        squares.append(squares[-1][squares[-1]])
+    out = np.empty((n, len(ks)), dtype=np.int64)
+    for t, k in enumerate(ks):
+        cur = None
+        for j in range(k.bit_length()):
+            if k >> j & 1:
+                cur = squares[j] if cur is None else squares[j][cur]
+        out[:, t] = (cur == ident).reshape(n, d).sum(axis=1)
+    return out
+
+
+def _signature_of_counts(counts: np.ndarray, ks: list[int]) -> np.ndarray:
+    """:func:`fixed_point_signature` computed from cycle types (rows of counts)."""
+    c = np.asarray(counts)
+    ls = np.arange(c.shape[1])
+    return np.stack([c[:, [l_ for l_ in ls[1:] if k % l_ == 0]].sum(axis=1) for k in ks],
+                    axis=1)
+
+
+def _separating_powers(counts: np.ndarray, e: int) -> list[int]:
+    """Few ``k`` (divisors of ``e``, smallest first) whose fixed-point counts tell the
+    cycle types ``counts`` (distinct rows) apart."""
+    divisors = [k for k in range(1, e + 1) if e % k == 0]
+    ks: list[int] = []
+    n_groups = 1
+    for k in divisors:
+        sig = _signature_of_counts(counts, ks + [k])
+        groups = np.unique(sig, axis=0).shape[0]
+        if groups > n_groups:
+            ks.append(k)
+            n_groups = groups
+        if n_groups == len(counts):
+            break
+    if n_groups != len(counts):  # pragma: no cover - the divisors of e always separate
+        raise ArithmeticError("fixed points of powers do not separate the cycle types")
+    return ks or [1]
 
 
 def _orders(counts: np.ndarray) -> np.ndarray:
@@ -327,6 +383,8 @@ class ClassSearch:
         self._abelian = group.is_abelian
         self._centre: list[int] = []
         self._sc_cache: tuple[bytes, np.ndarray] = (b"", np.zeros(0))
+        self._ks: list[int] = [1]
+        self._walked: dict[bytes, np.ndarray] = {}  # ranks of classes walked for their size
         self._index: tuple[np.ndarray, list[_Bucket], np.ndarray, np.ndarray] | None = None
 
     # ----- invariants ---------------------------------------------------------------------
@@ -343,9 +401,11 @@ class ClassSearch:
         return self._sc_cache[1]
 
     def _centraliser_order(self, z: np.ndarray, counts: np.ndarray | None = None) -> int:
-        r""":math:`|C_G(z)|`: ``|G|`` for central elements, else
-        :math:`|G \cap C_{S_n}(z)|` by sifting the listed :math:`C_{S_n}(z)`, else
-        sympy's centraliser (a backtrack search)."""
+        r""":math:`|C_G(z)|`: ``|G|`` for central elements; else
+        :math:`|G \cap C_{S_n}(z)|` by sifting the listed :math:`C_{S_n}(z)` when it is
+        small; else sympy's centraliser (a backtrack search) on few points; else the
+        class is walked (up to :data:`WALK_LIMIT` elements, its ranks kept), and
+        sympy's centraliser only past that."""
         if self._abelian:
             return self.order
         gens = self.chain.generators
@@ -356,6 +416,17 @@ class ClassSearch:
         sc = self._sym_centraliser(z, counts)
         if sc is not None:
             return int(self.chain.contains(sc).sum())
+        if self.degree > SYMPY_CENTRALISER_DEGREE:
+            ranks = []
+            total = 0
+            for _, r in self.walk_class(z):
+                ranks.append(r)
+                total += r.size
+                if total > WALK_LIMIT:
+                    break
+            else:
+                self._walked[z.tobytes()] = np.sort(np.concatenate(ranks))
+                return self.order // total
         C = self.group.sympy_group.centralizer(Permutation(z.tolist()))
         return int(C.order())
 
@@ -369,7 +440,9 @@ class ClassSearch:
             raise TooLargeError(
                 f"telling classes of one cycle type apart needs {self.enumerated_elements + c.size} "
                 f"enumerated class elements, above the limit of {ENUMERATED_CLASS_LIMIT}")
-        ranks = np.sort(np.concatenate([r for _, r in self.walk_class(c.rep)]))
+        ranks = self._walked.pop(c.rep.tobytes(), None)
+        if ranks is None:
+            ranks = np.sort(np.concatenate([r for _, r in self.walk_class(c.rep)]))
         if ranks.size != c.size:  # pragma: no cover - exact counting
             raise ArithmeticError(f"class of size {c.size} enumerated with {ranks.size} elements")
         c.ranks = ranks
@@ -510,16 +583,27 @@ class ClassSearch:
         return added
 
     def _classify_known(self, y: np.ndarray, key: bytes) -> int | None:
-        """Class of ``y`` among the known classes of its bucket, or ``None`` if new."""
+        """Class of ``y`` among the known classes of its bucket, or ``None`` if new: the
+        known classes are enumerated (ranks) when small enough, else compared by
+        centraliser order and the exact conjugacy test."""
         b = self.buckets[key]
         cands = list(b.classes)
         if len(cands) == 1 and b.enumerated:
             return cands[0]
         zc = None
+        r = None
         for k in cands:
             c = self.classes[k]
             if c.size == 1 or self._abelian:
                 if np.array_equal(c.rep, y):
+                    return k
+                continue
+            if c.ranks is not None or c.size <= WALK_LIMIT:
+                R = self._enumerate(k)
+                if r is None:
+                    r = self.chain.rank_elements(y[None, :])[0]
+                i = np.searchsorted(R, r)
+                if i < R.size and R[i] == r:
                     return k
                 continue
             if zc is None:
@@ -603,11 +687,11 @@ class ClassSearch:
         Y = np.asarray(Y, dtype=np.int64)
         if not len(Y):
             return np.zeros(0, dtype=np.int64)
-        counts = cycle_counts(Y)
-        h = counts @ self._w
         hashes, blist, canon, single = self._bucket_index()
+        sig = fixed_point_signature(Y, self._ks)
+        h = sig @ self._w[:sig.shape[1]]
         at = np.minimum(np.searchsorted(hashes, h), hashes.size - 1)
-        if not (hashes[at] == h).all() or not (counts == canon[at]).all():
+        if not (hashes[at] == h).all() or not (sig == canon[at]).all():
             raise ArithmeticError("an element of an unknown cycle type")  # pragma: no cover
         out = single[at].copy()
         for u in np.unique(at[out < 0]).tolist():
@@ -634,12 +718,17 @@ class ClassSearch:
         return out
 
     def _bucket_index(self) -> tuple[np.ndarray, list[_Bucket], np.ndarray, np.ndarray]:
-        """Buckets sorted by the hash of their cycle type (distinct hashes checked): the
-        hashes, the buckets, their cycle types, and their class when it is alone (else -1)."""
+        """Buckets sorted by the hash of their fixed-point signature (see
+        :func:`fixed_point_signature`; the powers ``k`` chosen to tell the cycle types of
+        the group apart, distinct hashes checked): the hashes, the buckets, their
+        signatures, and their class when it is alone (else -1)."""
         if self._index is None:
             blist = list(self.buckets.values())
-            canon = np.array([b.counts for b in blist], dtype=np.int64)
-            h = canon @ self._w
+            counts = np.array([b.counts for b in blist], dtype=np.int64)
+            e = math.lcm(*(self.classes[b.classes[0]].order for b in blist))
+            self._ks = _separating_powers(counts, e)
+            canon = _signature_of_counts(counts, self._ks)
+            h = canon @ self._w[:canon.shape[1]]
             order = np.argsort(h)
             if np.unique(h).size != h.size:  # pragma: no cover - a 64-bit collision
                 raise ArithmeticError("two cycle types with the same hash")
