@@ -251,3 +251,38 @@ def test_corrupted_large_table_fails_its_checks(monkeypatch):
     fs = next(r for r in check_character_table(T) if r.name == "characters:frobenius-schur")
     assert fs.status == "pass" and fs.expected == 1 + 396 + 495 and "not listed" in fs.detail
     assert "element_arrays" not in T.group.__dict__
+
+
+def test_classes_of_one_cycle_type_told_apart():
+    """In the regular representation every involution has cycle type 2^4: the classes
+    {r^2}, {s, sr^2} and {sr, sr^3} of D4 are found and told apart exactly."""
+    from metasym.groups import FiniteGroup, regular
+
+    for H in (dihedral(4), quaternion()):
+        reg = regular(H)
+        G = FiniteGroup(list(reg.generator_images), reg.degree)
+        same_table(character_table(G, method="search"), character_table(G, method="enumerate"))
+
+
+def test_walks_without_the_bitmap(monkeypatch):
+    """Orders above BITMAP_LIMIT keep visited elements as sorted ranks: same tables."""
+    from metasym.groups import conjugacy_search
+
+    monkeypatch.setattr(conjugacy_search, "BITMAP_LIMIT", 0)
+    G = parse_group(M11)
+    same_table(character_table(G, method="search"), character_table(G, method="enumerate"))
+
+
+def test_cli_large_group(capsys):
+    import json
+
+    from metasym.cli import main
+
+    assert main(["characters", M12, "--check", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["order"] == 95040 and len(info["classes"]) == 15
+    assert all(c["status"] == "pass" for c in info["checks"])
+    assert "Dixon-Schneider" in info["method"]
+    assert main(["characters", M12, "--method", "enumerate"]) == 2
+    err = capsys.readouterr().err
+    assert "order at most 20000" in err and err.count("\n") == 1

@@ -80,7 +80,6 @@ __all__ = [
 CHARACTER_ORDER_LIMIT = CONJUGACY_LIMIT
 #: Largest number of conjugacy classes (the class coefficients are an r^3 array).
 CHARACTER_CLASS_LIMIT = 200
-_DEBUG = False
 #: ``method=`` values of :func:`character_table`.
 CHARACTER_METHODS = ("auto", "enumerate", "search")
 #: Largest degree for the search method (arrays of class elements are ``(n, degree)``).
@@ -897,12 +896,18 @@ def _character_table_search(G: FiniteGroup, seed: int, t0: float) -> CharacterTa
 
     rng = np.random.default_rng(seed)
     galois = _galois_permutations(power_maps, orders, e)
+    stab_cache: dict[bytes, list[tuple[np.ndarray, bool]]] = {}
     spaces = [(np.eye(r, dtype=np.int64), list(range(r)))]
     used: list[int] = []
     strict = True  # skip classes proven useless (below); off again if the classes run out
     while any(B.shape[0] > 1 for B, _ in spaces):
         todo = [(B, piv) for B, piv in spaces if B.shape[0] > 1]
-        stabs = [_galois_stabiliser(B, galois, p) for B, _ in todo]
+        stabs = []
+        for B, piv in todo:
+            key = B.tobytes()
+            if key not in stab_cache:
+                stab_cache[key] = _galois_stabiliser(B, piv, galois, p)
+            stabs.append(stab_cache[key])
         helps: dict[int, list[int]] = {}
         for i in sorted(set(range(1, r)) - set(used), key=lambda k: (sizes[k], k)):
             helps[i] = [t for t, (B, piv) in enumerate(todo) if not strict or not _useless(
@@ -929,9 +934,6 @@ def _character_table_search(G: FiniteGroup, seed: int, t0: float) -> CharacterTa
                         [columns[c][j] for j in piv], axis=1)) % p
             new.extend(_split(B, piv, A, p))
         spaces = new
-        if _DEBUG:
-            print("class", i, "size", sizes[i], "order", orders[i], "real", inverse_class[i] == i,
-                  "dims", sorted(B.shape[0] for B, _ in spaces if B.shape[0] > 1))
     spaces.sort(key=lambda sp: sp[1])  # a fixed order of the lines (by pivot)
     W = np.array([B[0] * pow(int(B[0, 0]), -1, p) % p for B, _ in spaces], dtype=np.int64)
     classes = [ConjugacyClass(int(sizes[k]), tuple(int(x) for x in reps[k]), orders[k], -1)
@@ -960,19 +962,17 @@ def _galois_permutations(power_maps: list[list[int]], orders: list[int], e: int,
     return perms[(perms != np.arange(r)).any(axis=1)]
 
 
-def _galois_stabiliser(B: np.ndarray, galois: np.ndarray, p: int,
+def _galois_stabiliser(B: np.ndarray, piv: list[int], galois: np.ndarray, p: int,
                        ) -> list[tuple[np.ndarray, bool]]:
-    """The Galois permutations that map the row space of ``B`` to itself, each with
-    whether it moves some vector of it."""
-    out = []
-    k = B.shape[0]
-    for g in galois:
-        Bg = B[:, g]
-        if np.array_equal(Bg, B):
-            out.append((g, False))
-        elif _rref(np.vstack([B, Bg]), p)[0].shape[0] == k:
-            out.append((g, True))
-    return out
+    """The Galois permutations that map the row space of ``B`` (reduced echelon form,
+    pivot columns ``piv``) to itself, each with whether it moves some vector of it: a
+    row ``v`` lies in the space iff ``v = v[piv] B`` (mod ``p``)."""
+    if not len(galois):
+        return []
+    Bg = B[:, galois].transpose(1, 0, 2)  # (perms, k, r): the rows of B permuted
+    inside = (np.einsum("gkj,jr->gkr", Bg[:, :, piv] % p, B) % p == Bg).all(axis=(1, 2))
+    moved = (Bg != B[None]).any(axis=(1, 2))
+    return [(galois[t], bool(moved[t])) for t in np.flatnonzero(inside)]
 
 
 def _useless(i: int, B: np.ndarray, piv: list[int], stab: list[tuple[np.ndarray, bool]],
