@@ -41,9 +41,48 @@ verifies the result (orthogonality exactly, and more). Measured on 2 shared core
 960 (35 classes) 0.03 s, 7,920 (M11, 10 classes) 0.11 s, 10,080 (30 classes) 0.4 s,
 17,280 (55 classes) 0.9 s; memory is the enumerated group plus an ``r^3`` array.
 
+**Groups too large to list** (``method="search"``; what ``"auto"`` uses above order
+:data:`CHARACTER_ORDER_LIMIT`): Dixon-Schneider from the generators (Schneider 1990,
+"Dixon's character table algorithm revisited"), never holding the group:
+
+1'. Classes by random search over sympy's base and strong generating set
+    (:mod:`metasym.groups.conjugacy_search`): uniform random elements and powers sorted by
+    cycle type, class sizes :math:`|G|/|C_G(z)|`, Galois conjugates :math:`z^u` tested
+    exactly, stop when the sizes add up to :math:`|G|` (which proves every class found).
+2'. Only the *columns* of class matrices that the splitting needs:
+    :math:`a_{ijk} = |C_j|\,\#\{x \in C_i : x z_j \in C_k\}/|C_k|` (the class
+    equation :math:`a_{ijk}|C_k| = \#\{(x, y) \in C_i \times C_j : xy \in C_k\}`),
+    so a class :math:`C_i` is walked once (breadth-first under conjugation) for all the
+    pivot columns ``j`` of the spaces still to split, and the class of each product is
+    identified by fixed points of a few powers, plus exact ranks in the stabiliser chain
+    inside cycle types shared by several classes. Classes are taken smallest first; a
+    class is skipped where the Galois action proves its matrix constant on a space
+    (:math:`\omega_\chi(C_{i^u}) = \omega_{\chi^{\sigma_u}}(C_i)`: the Galois image of a
+    class already used, or a class fixed by the :math:`\sigma_u` that swaps the two
+    characters of a plane).
+3'. Then steps 3-5 above on those columns (the same prime rule, power maps identified
+    the same way). Memory: the chain (:math:`O(b\,n\,d)` for a base of ``b`` points),
+    the class being walked (``(size, d)`` arrays in levels) and a bitmap of one byte per
+    group element while walking (orders up to ``conjugacy_search.BITMAP_LIMIT``, else
+    sorted ranks), plus 8 bytes per element of the classes that share a cycle type with
+    others; never ``|G| x d``.
+
+Limits (one-line :class:`~metasym.errors.TooLargeError` before or early in the work):
+:data:`CHARACTER_CLASS_LIMIT` classes (the search stops at the 201st),
+:data:`SEARCH_DEGREE_LIMIT` points, order :data:`SEARCH_ORDER_LIMIT`, symmetric groups of
+degree 16 or more and alternating groups of degree 19 or more (over 200 classes), and the
+search's own budget (``conjugacy_search.SAMPLE_LIMIT`` random elements,
+``ENUMERATED_CLASS_LIMIT`` enumerated class elements).
+
+Measured with ``python bench/characters_generic.py --repeats 3 --gap`` (GAP 4.12's
+``Irr(CharacterTable(G))`` on the same generators, time inside GAP; metasym: the table's
+``seconds`` in a fresh process; 2 cores shared with other work, so figures vary by up
+to 2x): MEASURED_TABLE
+
 Rows: the trivial character first, then by degree (ties by the exact values). Columns:
 the identity first, then the classes in the order of
-:attr:`~metasym.groups.FiniteGroup.conjugacy_class_indices`.
+:attr:`~metasym.groups.FiniteGroup.conjugacy_class_indices` (enumeration), or by element
+order, larger classes first (search).
 """
 
 from __future__ import annotations
@@ -74,6 +113,9 @@ __all__ = [
     "ElementLookup",
     "CHARACTER_ORDER_LIMIT",
     "CHARACTER_CLASS_LIMIT",
+    "CHARACTER_METHODS",
+    "SEARCH_DEGREE_LIMIT",
+    "SEARCH_ORDER_LIMIT",
 ]
 
 #: Largest group order whose character table is computed (the group is enumerated).
