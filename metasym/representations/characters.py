@@ -129,8 +129,8 @@ SEARCH_DEGREE_LIMIT = 1_000
 #: Largest order for the search method (ranks are int64; enumerated classes of cycle types
 #: shared by several classes hold 8 bytes per element).
 SEARCH_ORDER_LIMIT = 10**12
-#: Entries per block of products ``x^-1 z_k`` identified at once (int64: 32 MB).
-CLASS_PRODUCT_CELLS = 4_000_000
+#: Entries per block of products ``x z_j`` identified at once (8 MB as int64).
+CLASS_PRODUCT_CELLS = 1_000_000
 
 
 @dataclass(frozen=True)
