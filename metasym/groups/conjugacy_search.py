@@ -76,6 +76,9 @@ __all__ = ["StabChain", "ClassSearch", "FoundClass", "cycle_counts", "fixed_poin
 SYMMETRIC_CENTRALISER_LIMIT = 1_000_000
 #: Largest number of elements of enumerated classes held (as 8-byte ranks).
 ENUMERATED_CLASS_LIMIT = 20_000_000
+#: Largest number of entries (points x elements, one or two bytes each) of enumerated
+#: classes kept to be walked again without the breadth-first search.
+KEPT_CELLS = 20_000_000
 #: Largest class walked to learn its size or to test membership by ranks.
 WALK_LIMIT = 300_000
 #: Above this degree a class is walked for its size rather than asking sympy's
@@ -397,6 +400,11 @@ class ClassSearch:
         self._centre: list[int] = []
         self._sc_cache: tuple[bytes, np.ndarray] = (b"", np.zeros(0))
         self._ks: list[int] = [1]
+        # elements of enumerated classes, kept for later walks (uint8/uint16/int32)
+        self._kept: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        self._kept_cells = 0
+        self._small_dtype = (np.uint8 if self.degree <= 256 else
+                             np.uint16 if self.degree <= 65536 else np.int32)
         self._walked: dict[bytes, np.ndarray] = {}  # ranks of classes walked for their size
         self._index: tuple[np.ndarray, list[_Bucket], np.ndarray, np.ndarray] | None = None
 
@@ -455,7 +463,19 @@ class ClassSearch:
                 f"enumerated class elements, above the limit of {ENUMERATED_CLASS_LIMIT}")
         ranks = self._walked.pop(c.rep.tobytes(), None)
         if ranks is None:
-            ranks = np.sort(np.concatenate([r for _, r in self.walk_class(c.rep)]))
+            # keep the elements too (compactly) when small: the class matrices walk
+            # these classes again
+            keep = c.size * self.degree <= KEPT_CELLS - self._kept_cells
+            parts, rs = [], []
+            for X, r in self.walk_class(c.rep):
+                rs.append(r)
+                if keep:
+                    parts.append(X.astype(self._small_dtype))
+            ranks = np.concatenate(rs)
+            if keep:
+                self._kept[c.rep.tobytes()] = (np.concatenate(parts), ranks)
+                self._kept_cells += c.size * self.degree
+            ranks = np.sort(ranks)
         if ranks.size != c.size:  # pragma: no cover - exact counting
             raise ArithmeticError(f"class of size {c.size} enumerated with {ranks.size} elements")
         c.ranks = ranks
@@ -468,6 +488,13 @@ class ClassSearch:
         once. Visited elements are marked in a bitmap over the ranks (one byte per group
         element, for orders up to :data:`BITMAP_LIMIT`), else kept as sorted ranks
         (8 bytes per class element)."""
+        kept = self._kept.get(np.asarray(z, dtype=np.int64).tobytes())
+        if kept is not None:
+            X, R = kept
+            step = max(1, 1_000_000 // self.degree)
+            for lo in range(0, len(X), step):
+                yield X[lo:lo + step].astype(np.int64), R[lo:lo + step]
+            return
         chain = self.chain
         B = chain.base
         front = z[None, :].astype(np.int64)

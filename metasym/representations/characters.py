@@ -921,9 +921,7 @@ def _character_table_search(G: FiniteGroup, seed: int, t0: float) -> CharacterTa
         for X, _ in search.walk_class(reps[i]):
             for lo in range(0, len(X), step):
                 x = X[lo:lo + step]
-                prod = np.take_along_axis(
-                    np.broadcast_to(x[:, None, :], (len(x), len(js), G.degree)),
-                    np.broadcast_to(Z[None], (len(x), len(js), G.degree)), axis=2)
+                prod = x[:, Z]  # (len(x), len(js), d): x o z_j
                 cls = identify(prod.reshape(-1, G.degree)).reshape(len(x), len(js))
                 counts += np.bincount((np.arange(len(js))[None, :] * r + cls).ravel(),
                                       minlength=len(js) * r).reshape(len(js), r)
