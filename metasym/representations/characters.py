@@ -697,15 +697,29 @@ def character_table(group: FiniteGroup, *, seed: int = 0,
     Parameters
     ----------
     group
-        Any :class:`~metasym.groups.FiniteGroup` of order at most
-        :data:`CHARACTER_ORDER_LIMIT` with at most :data:`CHARACTER_CLASS_LIMIT` classes.
+        A :class:`~metasym.groups.FiniteGroup` with at most
+        :data:`CHARACTER_CLASS_LIMIT` classes: of order at most
+        :data:`CHARACTER_ORDER_LIMIT` to be enumerated, or on at most
+        :data:`SEARCH_DEGREE_LIMIT` points for the search method.
     seed
-        Seed of the random combination of class matrices (the result does not depend on it).
+        Seed of the random combinations of class matrices and, for the search method, of
+        the random elements. The table does not depend on it; with ``method="search"`` the
+        class representatives and the column order may.
+    method
+        ``"enumerate"``: list the group (Burnside-Dixon, the classes in the order of
+        :attr:`~metasym.groups.FiniteGroup.conjugacy_class_indices`, each
+        :attr:`ConjugacyClass.index` a position in ``group.element_arrays``);
+        ``"search"``: Dixon-Schneider from the generators without listing the group
+        (indices ``-1``); ``"auto"`` (default): enumerate up to order
+        :data:`CHARACTER_ORDER_LIMIT`, search above.
 
     Raises
     ------
     TooLargeError
-        Above the limits (order, classes, or ``order * degree`` cells to enumerate).
+        Above the limits (classes, order to enumerate, ``order * degree`` cells,
+        degree or order for the search), in one line naming the limit.
+    MetasymError
+        An unknown ``method``.
 
     Examples
     --------
@@ -715,6 +729,14 @@ def character_table(group: FiniteGroup, *, seed: int = 0,
     [['1', '1', '1'], ['1', 'E(3)^2', 'E(3)'], ['1', 'E(3)', 'E(3)^2']]
     >>> T.indicators
     (1, 0, 0)
+
+    M11 from its two generators, without listing its 7,920 elements:
+
+    >>> from metasym.groups import parse_group
+    >>> M11 = parse_group("perm:11:(0 1 2 3 4 5 6 7 8 9 10);(2 6 10 7)(3 9 4 5)")
+    >>> U = character_table(M11, method="search")
+    >>> U.degrees, sorted(U.class_sizes)
+    ((1, 10, 10, 10, 11, 16, 16, 44, 45, 55), [1, 165, 440, 720, 720, 990, 990, 990, 1320, 1584])
     """
     t0 = time.perf_counter()
     G = group
