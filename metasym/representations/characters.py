@@ -655,15 +655,61 @@ def _hessenberg_eigenvectors(H: np.ndarray, lams: list[int], p: int) -> np.ndarr
 
 
 def _roots(poly: np.ndarray, p: int) -> list[int]:
-    """All roots in F_p, by evaluation at every point (chunks of 2^20)."""
+    r"""All roots in F_p, ascending: in closed form for degree 1 and 2 and for
+    :math:`(x - \lambda)^k` (an eigenspace that does not split), else by evaluation at
+    every point (chunks of 2^20)."""
+    c = [int(v) % p for v in poly]
+    while len(c) > 1 and c[-1] == 0:
+        c.pop()
+    k = len(c) - 1
+    if k >= 1:
+        inv = pow(c[-1], -1, p)
+        c = [v * inv % p for v in c]
+        if k == 1:
+            return [(-c[0]) % p]
+        lam = (-c[k - 1]) * pow(k, -1, p) % p if k < p else None
+        if lam is not None and all(c[j] == math.comb(k, j) * pow(-lam, k - j, p) % p
+                                   for j in range(k)):
+            return [lam]
+        if k == 2 and p > 2:
+            r = _sqrt_mod((c[1] * c[1] - 4 * c[0]) % p, p)
+            if r is None:
+                return []
+            half = pow(2, -1, p)
+            return sorted({(-c[1] + r) * half % p, (-c[1] - r) * half % p})
     out: list[int] = []
     for lo in range(0, p, 1 << 20):
         x = np.arange(lo, min(p, lo + (1 << 20)), dtype=np.int64)
         val = np.zeros_like(x)
-        for c in poly[::-1]:
-            val = (val * x + int(c)) % p
+        for coef in poly[::-1]:
+            val = (val * x + int(coef)) % p
         out.extend(int(v) for v in x[val == 0])
     return out
+
+
+def _sqrt_mod(a: int, p: int) -> int | None:
+    """A square root of ``a`` modulo the odd prime ``p`` (Tonelli-Shanks), or ``None``."""
+    a %= p
+    if a == 0:
+        return 0
+    if pow(a, (p - 1) // 2, p) != 1:
+        return None
+    q, s = p - 1, 0
+    while q % 2 == 0:
+        q //= 2
+        s += 1
+    z = 2
+    while pow(z, (p - 1) // 2, p) != p - 1:
+        z += 1
+    m, c, t, r = s, pow(z, q, p), pow(a, q, p), pow(a, (q + 1) // 2, p)
+    while t != 1:
+        i, t2 = 0, t
+        while t2 != 1:
+            t2 = t2 * t2 % p
+            i += 1
+        b = pow(c, 1 << (m - i - 1), p)
+        m, c, t, r = i, b * b % p, t * b * b % p, r * b % p
+    return r
 
 
 def _split(B: np.ndarray, piv: list[int], A: np.ndarray, p: int) -> list[tuple[np.ndarray, list[int]]]:
