@@ -75,26 +75,29 @@ search's own budget (``conjugacy_search.SAMPLE_LIMIT`` random elements,
 ``ENUMERATED_CLASS_LIMIT`` enumerated class elements).
 
 Measured with ``OMP_NUM_THREADS=1 python bench/characters_generic.py --gap --repeats 3``
-(2 cores shared with other work, load 4-6; GAP 4.12's ``Irr(CharacterTable(G))`` on the
+(2 cores shared with other work, load 4-5; GAP 4.12's ``Irr(CharacterTable(G))`` on the
 same generators, its ``Runtime()``, which is CPU time; metasym: the table's wall
 ``seconds`` and its CPU time, each in a fresh process; ranges over the repeats; peak
 resident memory of the process up to the table, of which about 110 MB is Python with
 numpy and sympy imported)::
 
-    group        order   classes  GAP s      metasym s  (CPU s)     peak MB
-    M11           7,920    10     0.37-0.40  0.03-0.06  (0.03-0.04)  113
-    S7 x C2      10,080    30     0.10-0.11  0.16-0.21  (0.11-0.14)  116
-    PSL(2,31)    14,880    18     0.70-0.75  0.47-0.63  (0.31-0.39)  126
-    S4 wr S3     82,944    65     0.73-0.74  0.98-1.04  (0.66-0.67)  130
-    M12          95,040    15     0.42-0.45  0.13-0.21  (0.13-0.14)  134
-    PSU(3,5)    126,000    14     0.65-0.79  1.21-1.50  (0.63-0.82)  165
-    PSL(2,64)   262,080    65     16.4-17.9  6.5-8.2    (5.1-6.2)    274
-    PSL(3,5)    372,000    30     7.17-7.37  1.61-1.75  (1.10-1.18)  165
-    M22         443,520    12     0.24-0.32  0.61-0.70  (0.41-0.46)  168
+    group        order      classes  GAP s      metasym s  (CPU s)     peak MB
+    M11              7,920    10     0.37-0.42  0.04-0.06  (0.03-0.04)  113
+    S7 x C2         10,080    30     0.10-0.13  0.18-0.28  (0.12-0.19)  116
+    PSL(2,31)       14,880    18     0.58-0.69  0.31-0.45  (0.20-0.30)  126
+    S4 wr S3        82,944    65     0.68-0.73  0.62-0.69  (0.61-0.69)  130
+    M12             95,040    15     0.40-0.43  0.09-0.16  (0.09-0.14)  134
+    PSU(3,5)       126,000    14     0.58-0.63  0.58-0.72  (0.58-0.71)  167
+    PSL(2,64)      262,080    65     15.8-17.3  6.1-6.3    (5.9-6.1)    190
+    PSL(3,5)       372,000    30     8.07-9.03  0.92-1.01  (0.88-0.91)  166
+    M22            443,520    12     0.21-0.25  0.42-0.52  (0.41-0.50)  168
+    PSL(2,125)     976,500    65     133.5      34.0       (24.3)       204
+    M23         10,200,960    17     5.18       13.4       (8.6)        325
 
-(``method="search"`` throughout; ``"auto"`` enumerates the first three: M11 0.11 s,
-S7 x C2 0.24 s, PSL(2,31) 0.56-0.61 s. Much of PSL(2,64)'s memory is the exact values'
-common power basis, :math:`r^2\varphi(E)` integers for :math:`E = 4095`.)
+(``method="search"`` throughout; the last two once each, ``--only PSL2_125 M23
+--repeats 1``. ``"auto"`` enumerates the first three: M11 0.10-0.11 s, S7 x C2 0.24 s,
+PSL(2,31) 0.40-0.48 s. The theorem checks build every value's images in a common
+cyclotomic field, :math:`r^2\varphi(E)` integers: PSL(2,125) peaks at 529 MB with them.)
 
 Rows: the trivial character first, then by degree (ties by the exact values). Columns:
 the identity first, then the classes in the order of
