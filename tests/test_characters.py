@@ -196,9 +196,13 @@ def test_rows_and_columns_order():
 
 def test_limits_refuse_clearly():
     with pytest.raises(TooLargeError, match="order at most"):
-        character_table(symmetric(9))
+        character_table(symmetric(9), method="enumerate")
     with pytest.raises(TooLargeError, match="conjugacy classes"):
         character_table(cyclic(500))
+    with pytest.raises(TooLargeError, match="200 conjugacy classes"):
+        character_table(symmetric(30))
+    with pytest.raises(MetasymError, match="unknown character table method"):
+        character_table(cyclic(3), method="gap")
 
 
 # ----- theorems on random groups -------------------------------------------------------------
@@ -318,7 +322,7 @@ def test_cli_text_and_check(capsys):
 
 
 @pytest.mark.parametrize("argv, pattern", [
-    (["characters", "symmetric:9"], "order at most"),
+    (["characters", "symmetric:30"], "200 conjugacy classes"),
     (["characters", "cyclic:x"], "bad group spec"),
     (["characters", "perm:3:(0 1)(1 2)"], "disjoint"),
 ])

@@ -41,9 +41,68 @@ verifies the result (orthogonality exactly, and more). Measured on 2 shared core
 960 (35 classes) 0.03 s, 7,920 (M11, 10 classes) 0.11 s, 10,080 (30 classes) 0.4 s,
 17,280 (55 classes) 0.9 s; memory is the enumerated group plus an ``r^3`` array.
 
+**Groups too large to list** (``method="search"``; what ``"auto"`` uses above order
+:data:`CHARACTER_ORDER_LIMIT`): Dixon-Schneider from the generators (Schneider 1990,
+"Dixon's character table algorithm revisited"), never holding the group:
+
+1'. Classes by random search over sympy's base and strong generating set
+    (:mod:`metasym.groups.conjugacy_search`): uniform random elements and powers sorted by
+    cycle type, class sizes :math:`|G|/|C_G(z)|`, Galois conjugates :math:`z^u` tested
+    exactly, stop when the sizes add up to :math:`|G|` (which proves every class found).
+2'. Only the *columns* of class matrices that the splitting needs:
+    :math:`a_{ijk} = |C_j|\,\#\{x \in C_i : x z_j \in C_k\}/|C_k|` (the class
+    equation :math:`a_{ijk}|C_k| = \#\{(x, y) \in C_i \times C_j : xy \in C_k\}`),
+    so a class :math:`C_i` is walked once (breadth-first under conjugation) for all the
+    pivot columns ``j`` of the spaces still to split, and the class of each product is
+    identified by fixed points of a few powers, plus exact ranks in the stabiliser chain
+    inside cycle types shared by several classes. Classes are taken smallest first; a
+    class is skipped where the Galois action proves its matrix constant on a space
+    (:math:`\omega_\chi(C_{i^u}) = \omega_{\chi^{\sigma_u}}(C_i)`: the Galois image of a
+    class already used, or a class fixed by the :math:`\sigma_u` that swaps the two
+    characters of a plane).
+3'. Then steps 3-5 above on those columns (the same prime rule, power maps identified
+    the same way). Memory: the chain (:math:`O(b\,n\,d)` for a base of ``b`` points),
+    the class being walked (``(size, d)`` arrays in levels) and a bitmap of one byte per
+    group element while walking (orders up to ``conjugacy_search.BITMAP_LIMIT``, else
+    sorted ranks), plus 8 bytes per element of the classes that share a cycle type with
+    others; never ``|G| x d``.
+
+Limits (one-line :class:`~metasym.errors.TooLargeError` before or early in the work):
+:data:`CHARACTER_CLASS_LIMIT` classes (the search stops at the 201st),
+:data:`SEARCH_DEGREE_LIMIT` points, order :data:`SEARCH_ORDER_LIMIT`, symmetric groups of
+degree 16 or more and alternating groups of degree 19 or more (over 200 classes), and the
+search's own budget (``conjugacy_search.SAMPLE_LIMIT`` random elements,
+``ENUMERATED_CLASS_LIMIT`` enumerated class elements).
+
+Measured with ``OMP_NUM_THREADS=1 python bench/characters_generic.py --gap --repeats 3``
+(2 cores shared with other work, load 4-5; GAP 4.12's ``Irr(CharacterTable(G))`` on the
+same generators, its ``Runtime()``, which is CPU time; metasym: the table's wall
+``seconds`` and its CPU time, each in a fresh process; ranges over the repeats; peak
+resident memory of the process up to the table, of which about 110 MB is Python with
+numpy and sympy imported)::
+
+    group        order      classes  GAP s      metasym s  (CPU s)     peak MB
+    M11              7,920    10     0.37-0.42  0.04-0.06  (0.03-0.04)  113
+    S7 x C2         10,080    30     0.10-0.13  0.18-0.28  (0.12-0.19)  116
+    PSL(2,31)       14,880    18     0.58-0.69  0.31-0.45  (0.20-0.30)  126
+    S4 wr S3        82,944    65     0.68-0.73  0.62-0.69  (0.61-0.69)  130
+    M12             95,040    15     0.40-0.43  0.09-0.16  (0.09-0.14)  134
+    PSU(3,5)       126,000    14     0.58-0.63  0.58-0.72  (0.58-0.71)  167
+    PSL(2,64)      262,080    65     15.8-17.3  6.1-6.3    (5.9-6.1)    190
+    PSL(3,5)       372,000    30     8.07-9.03  0.92-1.01  (0.88-0.91)  166
+    M22            443,520    12     0.21-0.25  0.42-0.52  (0.41-0.50)  168
+    PSL(2,125)     976,500    65     133.5      34.0       (24.3)       204
+    M23         10,200,960    17     5.18       13.4       (8.6)        325
+
+(``method="search"`` throughout; the last two once each, ``--only PSL2_125 M23
+--repeats 1``. ``"auto"`` enumerates the first three: M11 0.10-0.11 s, S7 x C2 0.24 s,
+PSL(2,31) 0.40-0.48 s. The theorem checks build every value's images in a common
+cyclotomic field, :math:`r^2\varphi(E)` integers: PSL(2,125) peaks at 529 MB with them.)
+
 Rows: the trivial character first, then by degree (ties by the exact values). Columns:
 the identity first, then the classes in the order of
-:attr:`~metasym.groups.FiniteGroup.conjugacy_class_indices`.
+:attr:`~metasym.groups.FiniteGroup.conjugacy_class_indices` (enumeration), or by element
+order, larger classes first (search).
 """
 
 from __future__ import annotations
@@ -74,12 +133,24 @@ __all__ = [
     "ElementLookup",
     "CHARACTER_ORDER_LIMIT",
     "CHARACTER_CLASS_LIMIT",
+    "CHARACTER_METHODS",
+    "SEARCH_DEGREE_LIMIT",
+    "SEARCH_ORDER_LIMIT",
 ]
 
 #: Largest group order whose character table is computed (the group is enumerated).
 CHARACTER_ORDER_LIMIT = CONJUGACY_LIMIT
 #: Largest number of conjugacy classes (the class coefficients are an r^3 array).
 CHARACTER_CLASS_LIMIT = 200
+#: ``method=`` values of :func:`character_table`.
+CHARACTER_METHODS = ("auto", "enumerate", "search")
+#: Largest degree for the search method (arrays of class elements are ``(n, degree)``).
+SEARCH_DEGREE_LIMIT = 1_000
+#: Largest order for the search method (ranks are int64; enumerated classes of cycle types
+#: shared by several classes hold 8 bytes per element).
+SEARCH_ORDER_LIMIT = 10**12
+#: Entries per block of products ``x z_j`` identified at once (8 MB as int64).
+CLASS_PRODUCT_CELLS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -96,7 +167,8 @@ class ConjugacyClass:
     element_order
         Order of every element of the class.
     index
-        Position of the representative in ``group.element_arrays``.
+        Position of the representative in ``group.element_arrays``; ``-1`` when the
+        table was computed without listing the group (``method="search"``).
     """
 
     size: int
@@ -422,8 +494,11 @@ class CharacterTable:
 
     def class_character(self, character: Sequence[Any]) -> list[Any]:
         """Values of a character given per element (in the order of
-        ``group.element_arrays``) read at the class representatives."""
-        return [character[c.index] for c in self.classes]
+        ``group.element_arrays``) read at the class representatives (a table computed
+        without listing the group looks its representatives up in the listing)."""
+        return [character[c.index if c.index >= 0 else
+                          self.group.element_index(np.asarray(c.representative))]
+                for c in self.classes]
 
 
 def _letter(k: int, T: CharacterTable) -> str:
@@ -583,15 +658,61 @@ def _hessenberg_eigenvectors(H: np.ndarray, lams: list[int], p: int) -> np.ndarr
 
 
 def _roots(poly: np.ndarray, p: int) -> list[int]:
-    """All roots in F_p, by evaluation at every point (chunks of 2^20)."""
+    r"""All roots in F_p, ascending: in closed form for degree 1 and 2 and for
+    :math:`(x - \lambda)^k` (an eigenspace that does not split), else by evaluation at
+    every point (chunks of 2^20)."""
+    c = [int(v) % p for v in poly]
+    while len(c) > 1 and c[-1] == 0:
+        c.pop()
+    k = len(c) - 1
+    if k >= 1:
+        inv = pow(c[-1], -1, p)
+        c = [v * inv % p for v in c]
+        if k == 1:
+            return [(-c[0]) % p]
+        lam = (-c[k - 1]) * pow(k, -1, p) % p if k < p else None
+        if lam is not None and all(c[j] == math.comb(k, j) * pow(-lam, k - j, p) % p
+                                   for j in range(k)):
+            return [lam]
+        if k == 2 and p > 2:
+            r = _sqrt_mod((c[1] * c[1] - 4 * c[0]) % p, p)
+            if r is None:
+                return []
+            half = pow(2, -1, p)
+            return sorted({(-c[1] + r) * half % p, (-c[1] - r) * half % p})
     out: list[int] = []
     for lo in range(0, p, 1 << 20):
         x = np.arange(lo, min(p, lo + (1 << 20)), dtype=np.int64)
         val = np.zeros_like(x)
-        for c in poly[::-1]:
-            val = (val * x + int(c)) % p
+        for coef in poly[::-1]:
+            val = (val * x + int(coef)) % p
         out.extend(int(v) for v in x[val == 0])
     return out
+
+
+def _sqrt_mod(a: int, p: int) -> int | None:
+    """A square root of ``a`` modulo the odd prime ``p`` (Tonelli-Shanks), or ``None``."""
+    a %= p
+    if a == 0:
+        return 0
+    if pow(a, (p - 1) // 2, p) != 1:
+        return None
+    q, s = p - 1, 0
+    while q % 2 == 0:
+        q //= 2
+        s += 1
+    z = 2
+    while pow(z, (p - 1) // 2, p) != p - 1:
+        z += 1
+    m, c, t, r = s, pow(z, q, p), pow(a, q, p), pow(a, (q + 1) // 2, p)
+    while t != 1:
+        i, t2 = 0, t
+        while t2 != 1:
+            t2 = t2 * t2 % p
+            i += 1
+        b = pow(c, 1 << (m - i - 1), p)
+        m, c, t, r = i, b * b % p, t * b * b % p, r * b % p
+    return r
 
 
 def _split(B: np.ndarray, piv: list[int], A: np.ndarray, p: int) -> list[tuple[np.ndarray, list[int]]]:
@@ -618,21 +739,36 @@ def _split(B: np.ndarray, piv: list[int], A: np.ndarray, p: int) -> list[tuple[n
 
 
 # ----- the table ----------------------------------------------------------------------------
-def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
+def character_table(group: FiniteGroup, *, seed: int = 0,
+                    method: str = "auto") -> CharacterTable:
     r"""The exact character table of ``group`` (see the module docstring for the method).
 
     Parameters
     ----------
     group
-        Any :class:`~metasym.groups.FiniteGroup` of order at most
-        :data:`CHARACTER_ORDER_LIMIT` with at most :data:`CHARACTER_CLASS_LIMIT` classes.
+        A :class:`~metasym.groups.FiniteGroup` with at most
+        :data:`CHARACTER_CLASS_LIMIT` classes: of order at most
+        :data:`CHARACTER_ORDER_LIMIT` to be enumerated, or on at most
+        :data:`SEARCH_DEGREE_LIMIT` points for the search method.
     seed
-        Seed of the random combination of class matrices (the result does not depend on it).
+        Seed of the random combinations of class matrices and, for the search method, of
+        the random elements. The table does not depend on it; with ``method="search"`` the
+        class representatives and the column order may.
+    method
+        ``"enumerate"``: list the group (Burnside-Dixon, the classes in the order of
+        :attr:`~metasym.groups.FiniteGroup.conjugacy_class_indices`, each
+        :attr:`ConjugacyClass.index` a position in ``group.element_arrays``);
+        ``"search"``: Dixon-Schneider from the generators without listing the group
+        (indices ``-1``); ``"auto"`` (default): enumerate up to order
+        :data:`CHARACTER_ORDER_LIMIT`, search above.
 
     Raises
     ------
     TooLargeError
-        Above the limits (order, classes, or ``order * degree`` cells to enumerate).
+        Above the limits (classes, order to enumerate, ``order * degree`` cells,
+        degree or order for the search), in one line naming the limit.
+    MetasymError
+        An unknown ``method``.
 
     Examples
     --------
@@ -642,12 +778,26 @@ def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
     [['1', '1', '1'], ['1', 'E(3)^2', 'E(3)'], ['1', 'E(3)', 'E(3)^2']]
     >>> T.indicators
     (1, 0, 0)
+
+    M11 from its two generators, without listing its 7,920 elements:
+
+    >>> from metasym.groups import parse_group
+    >>> M11 = parse_group("perm:11:(0 1 2 3 4 5 6 7 8 9 10);(2 6 10 7)(3 9 4 5)")
+    >>> U = character_table(M11, method="search")
+    >>> U.degrees, sorted(U.class_sizes)
+    ((1, 10, 10, 10, 11, 16, 16, 44, 45, 55), [1, 165, 440, 720, 720, 990, 990, 990, 1320, 1584])
     """
     t0 = time.perf_counter()
     G = group
+    if method not in CHARACTER_METHODS:
+        raise MetasymError(f"unknown character table method {method!r}; choose one of "
+                           f"{', '.join(CHARACTER_METHODS)}")
+    if method == "search" or method == "auto" and G.order_exceeds(CHARACTER_ORDER_LIMIT):
+        return _character_table_search(G, seed, t0)
     if G.order > CHARACTER_ORDER_LIMIT:
-        raise TooLargeError(f"character tables are computed for groups of order at most "
-                            f"{CHARACTER_ORDER_LIMIT}; {_short(G.spec)} has order {G.order}")
+        raise TooLargeError(f"character tables by enumeration are computed for groups of "
+                            f"order at most {CHARACTER_ORDER_LIMIT}; {_short(G.spec)} has "
+                            f"order {G.order} (use method='search' or 'auto')")
     G.check_enumerable("the character table")
     class_idx = G.conjugacy_class_indices
     r = len(class_idx)
@@ -724,6 +874,24 @@ def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
         raise ArithmeticError("the class matrices did not separate the characters")
     W = np.array([B[0] * pow(int(B[0, 0]), -1, p) % p for B, _ in spaces], dtype=np.int64)
 
+    classes = [ConjugacyClass(int(sizes[k]), tuple(int(x) for x in elems[reps[k]]),
+                              orders[k], int(reps[k])) for k in range(r)]
+    return _assemble(G, classes, W, p, e, power_maps, inverse_class,
+                     f"Burnside-Dixon modulo p = {p} (exponent {e})", t0)
+
+
+def _assemble(G: FiniteGroup, classes: list[ConjugacyClass], W: np.ndarray, p: int, e: int,
+              power_maps: list[list[int]], inverse_class: list[int], method: str,
+              t0: float) -> CharacterTable:
+    r"""The table from the central characters mod ``p`` (rows of ``W``, normalised to 1
+    at the identity class, column 0): degrees, values mod ``p``, exact values from the
+    power maps, row order, Frobenius-Schur indicators (steps 4-5 of the module
+    docstring)."""
+    N = G.order
+    r = len(classes)
+    sizes = np.array([c.size for c in classes], dtype=np.int64)
+    orders = [c.element_order for c in classes]
+
     # degrees and values mod p
     inv_sizes = np.array([pow(int(s), -1, p) for s in sizes], dtype=np.int64)
     S = (W * W[:, inverse_class] % p * inv_sizes[None, :] % p).sum(axis=1) % p
@@ -758,20 +926,204 @@ def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
         return (not trivial, degrees[i], [(v.conductor, v.coefficients) for v in values[i]])
 
     rows = sorted(range(r), key=key)
-    classes = [ConjugacyClass(int(sizes[k]), tuple(int(x) for x in elems[reps[k]]),
-                              orders[k], int(reps[k])) for k in range(r)]
     table = CharacterTable(
         G, classes, [values[i] for i in rows], [degrees[i] for i in rows], [0] * r,
-        power_maps, method=f"Burnside-Dixon modulo p = {p} (exponent {e})")
+        power_maps, method=method)
 
-    # Frobenius-Schur indicators, exactly: nu |G| = sum_k |C_k| chi(z_k^2)
+    # Frobenius-Schur indicators: nu |G| = sum_k |C_k| chi(z_k^2), an integer in
+    # {-|G|, 0, |G|}, read from the values mod p (p is odd and prime to |G|, so the three
+    # residues differ; the theorem checks recompute it exactly in cyclotomics). The
+    # common power basis of all values (r^2 phi(E) integers) is not built here.
     squares = [pm[2 % len(pm)] for pm in power_maps]
-    _, P = table.power_basis
-    S = np.tensordot(P[:, squares, :], sizes, axes=([1], [0]))  # (rows, phi(E))
-    if (S[:, 1:] != 0).any() or (S[:, 0] % N).any() or (np.abs(S[:, 0]) > N).any():
+    S = (X[rows][:, squares] * (sizes % p)[None, :] % p).sum(axis=1) % p
+    by_residue = {0: 0, N % p: 1, (-N) % p: -1}
+    if any(int(v) not in by_residue for v in S):
         raise ArithmeticError("a Frobenius-Schur indicator is not in {-1, 0, 1}")
-    return table.replace(indicators=tuple(int(x) // N for x in S[:, 0]),
+    return table.replace(indicators=tuple(by_residue[int(v)] for v in S),
                          seconds=time.perf_counter() - t0)
+
+
+def _check_search_limits(G: FiniteGroup) -> None:
+    """One-line refusals, before any work, of groups out of reach of the search method."""
+    if G.alt_sym == "symmetric" and G.degree >= 16 or G.alt_sym and G.degree >= 19:
+        # S_n has p(n) classes (p(16) = 231), A_n at least p(n)/2 (p(19) = 490)
+        raise TooLargeError(f"{_short(G.spec)} is the {G.alt_sym} group of degree "
+                            f"{G.degree}, with more than {CHARACTER_CLASS_LIMIT} conjugacy "
+                            "classes (the limit for character tables)")
+    if G.degree > SEARCH_DEGREE_LIMIT:
+        raise TooLargeError(f"character tables from generators are computed for groups on "
+                            f"at most {SEARCH_DEGREE_LIMIT} points; {_short(G.spec)} acts on "
+                            f"{G.degree}")
+    if G.order_exceeds(SEARCH_ORDER_LIMIT):
+        raise TooLargeError(f"character tables from generators are computed for groups of "
+                            f"order at most {SEARCH_ORDER_LIMIT:.0e}; {_short(G.spec)} has "
+                            f"order {G.order_text}")
+
+
+def _character_table_search(G: FiniteGroup, seed: int, t0: float) -> CharacterTable:
+    r"""Dixon-Schneider from generators: classes by random search, class matrices of the
+    smallest classes only, as many as the splitting needs (see the module docstring)."""
+    from metasym.groups.conjugacy_search import ClassSearch
+
+    _check_search_limits(G)
+    search = ClassSearch(G, seed=seed, max_classes=CHARACTER_CLASS_LIMIT)
+    found = search.run()
+    r = len(found)
+    N = search.order
+    # columns: the identity, then by element order, larger classes first, cycle type
+    perm = sorted(range(r), key=lambda k: (found[k].order, -found[k].size,
+                                           found[k].bucket, k))
+    new_of_old = np.empty(r, dtype=np.int64)
+    new_of_old[perm] = np.arange(r)
+    reps = np.array([found[k].rep for k in perm], dtype=np.int64).reshape(r, G.degree)
+    sizes = np.array([found[k].size for k in perm], dtype=np.int64)
+    orders = [found[k].order for k in perm]
+
+    def identify(Y: np.ndarray) -> np.ndarray:
+        return new_of_old[search.identify(Y)]
+
+    # power maps: the class of z_k^j for j < o(z_k), all identified at once
+    powers = []
+    for k in range(r):
+        cur = np.arange(G.degree, dtype=np.int64)
+        for _ in range(orders[k]):
+            powers.append(cur)
+            cur = reps[k][cur]
+        if not np.array_equal(cur, powers[-orders[k]]):  # pragma: no cover
+            raise ArithmeticError("a representative does not have its element order")
+    ids = identify(np.array(powers)).tolist()
+    power_maps, at = [], 0
+    for k in range(r):
+        power_maps.append(ids[at:at + orders[k]])
+        at += orders[k]
+    e = math.lcm(*orders)
+    inverse_class = [pm[-1] if len(pm) > 1 else k for k, pm in enumerate(power_maps)]
+    p = _choose_prime(e, N, r)
+
+    columns: dict[int, dict[int, np.ndarray]] = {}
+
+    def add_columns(i: int, js: list[int]) -> None:
+        r"""Columns ``j`` of the class matrix of ``C_i`` mod ``p``:
+        :math:`a_{ijk} = |C_j|\,\#\{x \in C_i : x z_j \in C_k\}/|C_k|` (``C_i`` walked
+        once for all ``js``; the division is checked to be exact)."""
+        counts = np.zeros((len(js), r), dtype=np.int64)
+        Z = reps[js]  # (m, d)
+        step = max(1, CLASS_PRODUCT_CELLS // max(1, len(js) * G.degree))
+        for X, _ in search.walk_class(reps[i]):
+            for lo in range(0, len(X), step):
+                x = X[lo:lo + step]
+                prod = x[:, Z]  # (len(x), len(js), d): x o z_j
+                cls = identify(prod.reshape(-1, G.degree)).reshape(len(x), len(js))
+                counts += np.bincount((np.arange(len(js))[None, :] * r + cls).ravel(),
+                                      minlength=len(js) * r).reshape(len(js), r)
+        if not (counts.sum(axis=1) == sizes[i]).all():  # pragma: no cover - exact counting
+            raise ArithmeticError(f"products with class {i} do not add up to its size")
+        num = sizes[js][:, None] * counts  # |C_j| #{x : x z_j in C_k}
+        if (num % sizes[None, :]).any():  # pragma: no cover - exact theory
+            raise ArithmeticError("a class multiplication coefficient is not an integer")
+        cols = columns.setdefault(i, {})
+        for t, j in enumerate(js):
+            cols[j] = (num[t] // sizes) % p
+
+    rng = np.random.default_rng(seed)
+    galois = _galois_permutations(power_maps, orders, e)
+    stab_cache: dict[bytes, list[tuple[np.ndarray, bool]]] = {}
+    spaces = [(np.eye(r, dtype=np.int64), list(range(r)))]
+    used: list[int] = []
+    strict = True  # skip classes proven useless (below); off again if the classes run out
+    while any(B.shape[0] > 1 for B, _ in spaces):
+        todo = [(B, piv) for B, piv in spaces if B.shape[0] > 1]
+        stabs = []
+        for B, piv in todo:
+            key = B.tobytes()
+            if key not in stab_cache:
+                stab_cache[key] = _galois_stabiliser(B, piv, galois, p)
+            stabs.append(stab_cache[key])
+        helps: dict[int, list[int]] = {}
+        for i in sorted(set(range(1, r)) - set(used), key=lambda k: (sizes[k], k)):
+            helps[i] = [t for t, (B, piv) in enumerate(todo) if not strict or not _useless(
+                i, B, piv, stabs[t], columns, used)]
+            if helps[i]:
+                break
+        else:
+            if not strict:  # pragma: no cover - exact theory: all class matrices separate
+                raise ArithmeticError("the class matrices did not separate the characters")
+            strict = False
+            continue
+        add_columns(i, sorted({j for t in helps[i] for j in todo[t][1]}))
+        used.append(i)
+        coeffs = {t: int(rng.integers(1, p)) for t in used}
+        new = [(B, piv) for B, piv in spaces if B.shape[0] == 1]
+        for t, (B, piv) in enumerate(todo):
+            if t not in helps[i]:
+                new.append((B, piv))
+                continue
+            A = np.zeros((r, r), dtype=np.int64)  # only the pivot columns are read
+            for c in used:
+                if all(j in columns[c] for j in piv):
+                    A[:, piv] = (A[:, piv] + coeffs[c] * np.stack(
+                        [columns[c][j] for j in piv], axis=1)) % p
+            new.extend(_split(B, piv, A, p))
+        spaces = new
+    spaces.sort(key=lambda sp: sp[1])  # a fixed order of the lines (by pivot)
+    W = np.array([B[0] * pow(int(B[0, 0]), -1, p) % p for B, _ in spaces], dtype=np.int64)
+    classes = [ConjugacyClass(int(sizes[k]), tuple(int(x) for x in reps[k]), orders[k], -1)
+               for k in range(r)]
+    return _assemble(G, classes, W, p, e, power_maps, inverse_class,
+                     f"Dixon-Schneider modulo p = {p} (exponent {e}; classes by random "
+                     f"search, columns of {len(used)} class matrices)", t0)
+
+
+def _galois_permutations(power_maps: list[list[int]], orders: list[int], e: int,
+                         limit: int = 20_000) -> np.ndarray:
+    r"""The distinct permutations :math:`k \mapsto` (class of :math:`z_k^u`) of the
+    columns, for the units ``u`` modulo the exponent ``e`` (all of them when
+    :math:`\varphi(e) \le` ``limit``, else the first ``limit``), the identity excluded.
+    :math:`\sigma_u` (:math:`\zeta \mapsto \zeta^u`) maps a central character
+    :math:`\omega_\chi` to :math:`\omega_{\chi^{\sigma_u}} = \omega_\chi \circ` this
+    permutation."""
+    r = len(orders)
+    units = [u for u in range(1, e + 1) if math.gcd(u, e) == 1][:limit]
+    o = np.array(orders, dtype=np.int64)
+    pm = np.zeros((r, int(o.max())), dtype=np.int64)
+    for k, row in enumerate(power_maps):
+        pm[k, :len(row)] = row
+    idx = np.array(units, dtype=np.int64)[:, None] % o[None, :]
+    perms = np.unique(pm[np.arange(r)[None, :], idx], axis=0)
+    return perms[(perms != np.arange(r)).any(axis=1)]
+
+
+def _galois_stabiliser(B: np.ndarray, piv: list[int], galois: np.ndarray, p: int,
+                       ) -> list[tuple[np.ndarray, bool]]:
+    """The Galois permutations that map the row space of ``B`` (reduced echelon form,
+    pivot columns ``piv``) to itself, each with whether it moves some vector of it: a
+    row ``v`` lies in the space iff ``v = v[piv] B`` (mod ``p``)."""
+    if not len(galois):
+        return []
+    Bg = B[:, galois].transpose(1, 0, 2)  # (perms, k, r): the rows of B permuted
+    inside = (np.einsum("gkj,jr->gkr", Bg[:, :, piv] % p, B) % p == Bg).all(axis=(1, 2))
+    moved = (Bg != B[None]).any(axis=(1, 2))
+    return [(galois[t], bool(moved[t])) for t in np.flatnonzero(inside)]
+
+
+def _useless(i: int, B: np.ndarray, piv: list[int], stab: list[tuple[np.ndarray, bool]],
+             columns: dict[int, dict[int, np.ndarray]], used: list[int]) -> bool:
+    r"""Whether the class matrix of ``C_i`` is proven constant on the space ``B`` (so it
+    cannot split it), by the Galois action: with :math:`\omega_\chi(C_{i^u}) =
+    \omega_{\chi^{\sigma_u}}(C_i)`,
+
+    * ``i = t^u`` for a class ``t`` already used on this space (constant there) and
+      :math:`\sigma_u` mapping the space to itself;
+    * the space is a plane moved by :math:`\sigma_u` (it holds :math:`\chi` and
+      :math:`\chi^{\sigma_u}`) and :math:`i^u = i`.
+    """
+    done = [t for t in used if all(j in columns.get(t, {}) for j in piv)]
+    for g, moves in stab:
+        if any(g[t] == i for t in done):
+            return True
+        if moves and B.shape[0] == 2 and g[i] == i:
+            return True
+    return False
 
 
 @lru_cache(maxsize=100_000)

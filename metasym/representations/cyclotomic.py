@@ -54,12 +54,42 @@ def euler_phi(n: int) -> int:
 
 @cache
 def _phi_poly(n: int) -> tuple[int, ...]:
-    # x^n - 1 divided by Phi_d for every proper divisor d (integer long division)
-    poly = [-1] + [0] * (n - 1) + [1]  # low degree first
-    for d in range(1, n):
-        if n % d == 0:
-            poly = _divide_exact(poly, list(_phi_poly(d)))
-    return tuple(poly)
+    r""":math:`\Phi_n`, lowest degree first. :math:`\Phi_n(x) = \Phi_m(x^{n/m})` for the
+    radical ``m`` of ``n``, and :math:`\Phi_m = \prod_{d | m} (x^d - 1)^{\mu(m/d)}`:
+    multiplications and exact divisions by the sparse :math:`x^d - 1`, with Python
+    integers, in :math:`O(2^{\omega(m)} \deg)` array operations (the long division by
+    every :math:`\Phi_d` it replaces took seconds at ``n = 7440``)."""
+    primes = [q for q, _ in _factor(n)]
+    m = math.prod(primes)
+    num: list[int] = []
+    den: list[int] = []
+    for mask in range(1 << len(primes)):
+        d = math.prod(q for i, q in enumerate(primes) if not mask >> i & 1)  # m / (sub)
+        (den if bin(mask).count("1") % 2 else num).append(d)
+    poly = np.zeros(1, dtype=object)
+    poly[0] = 1
+    for d in num:  # multiply by x^d - 1
+        new = np.zeros(poly.size + d, dtype=object)
+        new[d:] += poly
+        new[:poly.size] -= poly
+        poly = new
+    for d in den:  # divide by x^d - 1 (exact): c = q (x^d - 1) gives q[k] = q[k-d] - c[k]
+        q = np.zeros(poly.size - d, dtype=object)
+        for lo in range(0, q.size, d):
+            hi = min(lo + d, q.size)
+            prev = q[lo - d:hi - d] if lo >= d else np.zeros(hi - lo, dtype=object)
+            q[lo:hi] = prev - poly[lo:hi]
+        rebuilt = np.zeros(poly.size, dtype=object)
+        rebuilt[d:] += q
+        rebuilt[:q.size] -= q
+        if not (rebuilt == poly).all():  # pragma: no cover - exact theory
+            raise ArithmeticError(f"x^{d} - 1 does not divide the product for Phi_{m}")
+        poly = q
+    step = n // m
+    out = [0] * ((poly.size - 1) * step + 1)
+    for k, c in enumerate(poly.tolist()):
+        out[k * step] = int(c)
+    return tuple(out)
 
 
 def _divide_exact(num: list[int], den: list[int]) -> list[int]:
