@@ -192,7 +192,7 @@ def rank_problem(rank: int, *, n_tasks: int = 10_000, n_examples: int = 20,
                    {"seed": seed, "rank": rank, "kernel": kernel})
 
 
-#: Gathered or multiplied entries per second assumed by :func:`generation_seconds`
+#: Gathered or multiplied entries per second assumed by ``generation_seconds``
 #: (measured on the 2-core reference machine, one thread, while other jobs shared it: a
 #: gather of ``v`` through the labels at 1.5-4e8 entries/s, float32 batched ``matmul`` at
 #: 3-8e9 multiply-adds/s; the slower figures are assumed).
@@ -289,7 +289,7 @@ def equivariant_problem(group: Any, in_action: Any, out_action: Any, *,
     pattern of ``group`` acting on inputs and outputs (specs or objects).
 
     The time and memory of the generation are estimated from the sizes before any task is
-    drawn (:func:`check_generation`: over ``METASYM_MEMORY_LIMIT`` or the time limit
+    drawn (``check_generation``: over ``METASYM_MEMORY_LIMIT`` or the time limit
     ``seconds``/``METASYM_TIME_LIMIT`` is one line); the outputs are computed a chunk of
     tasks at a time by gathering each weight through the labels and one batched matrix
     product (``progress``: a bar on a terminal when it takes more than a few seconds).
