@@ -90,10 +90,11 @@ NULL_SEED = 20240229
 NULL_ROW_BUDGET = 10_000
 
 
-#: Up to this many rows the MST reads one dense matrix of squared distances (one matrix
-#: product, ``8 N^2`` bytes, within the memory budget); above it, one pass over the rows
-#: per row.
+#: Up to this many rows, and from rank :data:`DENSE_MST_RANK` on, the MST reads one dense
+#: matrix of squared distances (one matrix product, ``8 N^2`` bytes, if the memory budget
+#: allows); otherwise one pass over the rows per row (``O(N)`` memory, fast at low rank).
 DENSE_MST_ROWS = 6_000
+DENSE_MST_RANK = 16
 #: Floating-point work per second assumed when the clustering's cost is estimated before
 #: it starts (measured: an SVD of a 3600 x 3600 ``U`` takes 40 s on one core of the
 #: 2-core reference machine, about ``5e9`` of the units :func:`_svd_work` counts).
@@ -389,9 +390,12 @@ def _full_row_rank(U: np.ndarray, shape: tuple[int, int], seconds: float | None
 def _best_over_ranks(P: np.ndarray, ranks: list[int], tol: float | None
                      ) -> tuple[np.ndarray, dict[str, Any]]:
     N = P.shape[0]
-    dense = N <= DENSE_MST_ROWS
-    if dense:
-        check_memory(24.0 * (N + 1) ** 2, f"the distances between {N} rows of U")
+    dense = N <= DENSE_MST_ROWS and max(ranks) >= DENSE_MST_RANK
+    if dense:  # else (or when it would not fit) one pass over the rows per row
+        try:
+            check_memory(24.0 * (N + 1) ** 2, f"the distances between {N} rows of U")
+        except TooLargeError:
+            dense = False
     results: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
     D = None
     done = 0
