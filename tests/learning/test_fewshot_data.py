@@ -461,3 +461,21 @@ def test_glyph_and_loader_sizes_refused_before_reading(tmp_path, monkeypatch):
     with pytest.raises(MetasymError, match=r"3 images at --image-size 400 needs about"):
         load_miniimagenet(tmp_path / "mini", size=400)
     assert load_miniimagenet(tmp_path / "mini", size=8)["train"].n_images == 1
+
+
+@pytest.mark.parametrize("flags,words", [
+    (["--ways", "20", "--glyph-alphabets", "1", "--glyph-characters", "6"],
+     "--ways 20: an episode needs 20 classes, but the glyph set has at most 6 per split"),
+    (["--shots", "5", "--queries", "12"], "--shots 5 + --queries 12 = 17 images per class"),
+])
+def test_glyph_class_counts_checked_before_building(tmp_path, capsys, monkeypatch, flags, words):
+    """Episodes the glyph set cannot hold are refused from the options, before the set is
+    rendered (minutes on a first build), not after."""
+    from metasym.cli import main
+
+    monkeypatch.setenv("METASYM_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["train", "--problem", "glyphs", "--steps", "1", "--quiet", "--out",
+                 str(tmp_path / "run"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err, err
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()

@@ -246,6 +246,32 @@ class FewShotProblems(Problem):
                  f"--queries {o.queries}, --channels {o.channels}, --blocks {o.blocks}")
         check_memory(self._step_bytes(cfg, shape) + self._net_bytes(cfg),
                      f"{flags}: a meta-training step and the network")
+        if cfg.problem == "glyphs":  # its class counts are bounded before it is built
+            from metasym.learning.data.glyphs import (
+                GLYPH_ALPHABETS,
+                GLYPH_BACKGROUND_ALPHABETS,
+                MAX_CHARACTERS_PER_ALPHABET,
+            )
+
+            chars = min(MAX_CHARACTERS_PER_ALPHABET, o.glyph_characters or 10**9)
+            n_bg = len(GLYPH_BACKGROUND_ALPHABETS)
+            n_ev = len(GLYPH_ALPHABETS) - n_bg
+            if o.glyph_alphabets is not None:
+                n_bg, n_ev = min(n_bg, o.glyph_alphabets), min(n_ev, o.glyph_alphabets)
+            most = chars * min(n_bg, n_ev)
+            if o.ways > most:
+                raise SpecError(f"--ways {o.ways}: an episode needs {o.ways} classes, but the "
+                                f"glyph set has at most {most} per split ({min(n_bg, n_ev)} "
+                                f"alphabets x at most {chars} characters); lower --ways")
+            import inspect
+
+            from metasym.learning.data.glyphs import glyph_dataset
+
+            per_class = inspect.signature(glyph_dataset).parameters["images_per_class"].default
+            if o.shots + o.queries > per_class:
+                raise SpecError(f"--shots {o.shots} + --queries {o.queries} = "
+                                f"{o.shots + o.queries} images per class, but the glyph set "
+                                f"has {per_class} per class; lower --shots or --queries")
 
     def _net_bytes(self, cfg: Any) -> float:
         """The network's weights with their gradients and Adam's two moments (float32,
