@@ -106,12 +106,14 @@ class EnvVar:
 #: Every ``METASYM_*`` variable the package reads (docs/reliability.md lists the same).
 VARIABLES: dict[str, EnvVar] = {v.name: v for v in (
     EnvVar("METASYM_TIME_LIMIT",
-           "seconds one group or discovery computation may run before it is stopped with "
-           "one line",
+           "seconds one group computation, discovery (clustering, automorphism search) or "
+           "task generation may run (or is estimated to take) before it is stopped or "
+           "refused with one line",
            f"a plain decimal number of seconds, > 0 and at most {MAX_SECONDS:.0f} (e.g. 60 "
            "or 2.5)", "60", parse_seconds),
     EnvVar("METASYM_MEMORY_LIMIT",
-           "bytes one sharing pattern, basis or task set may plan to allocate",
+           "bytes one sharing pattern, basis, task set, data set or few-shot step may plan "
+           "to allocate",
            "bytes, or a number with K, M, G or T (binary units; e.g. 4G, 512M), at least 1 "
            "byte and at most 1 EiB",
            "half of the available memory", parse_memory),

@@ -246,8 +246,8 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(e, OSError):  # a full disk, a file-size limit (EFBIG), an I/O error
-            raise write_error(path, e) from None
+        if isinstance(e, OSError) and not isinstance(e, WriteError):
+            raise write_error(path, e) from None  # a full disk, a file-size limit (EFBIG)
         raise
     fsync_dir(parent)
     return path

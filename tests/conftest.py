@@ -19,3 +19,14 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The issue-17 fuzz counts (tries, good, data loss, silent wrong, tracebacks,
+    blow-ups per class) at the end of any run that included tests/test_fuzz_issue17.py."""
+    import sys
+
+    mod = sys.modules.get("test_fuzz_issue17")
+    lines = mod.summary_lines() if mod is not None else []
+    for line in lines:
+        terminalreporter.write_line(line)

@@ -335,3 +335,21 @@ def test_order_matches_networkx_matcher_on_symmetric_graphs(graph):
     A = nx.to_numpy_array(g).astype(int) + 2 * np.eye(g.number_of_nodes(), dtype=int)
     count = sum(1 for _ in GraphMatcher(g, g).isomorphisms_iter())
     assert automorphism_group(A).order == count
+
+
+def test_partial_symmetries_search_is_under_the_time_limit():
+    """The cyclic-embedding search is quadratic in the side (9 s for 100 x 100): under a
+    tiny time limit it is reported as stopped, and the rest of the answer is kept."""
+    import numpy as np
+
+    from metasym.discovery.partial import partial_symmetries
+    from metasym.representations import SharingPattern
+
+    i, j = np.indices((100, 100))
+    P = SharingPattern(j - i + 100)
+    info = partial_symmetries(P, seconds=0.05)
+    assert info["constant_diagonals"] and info["embedding"] is None
+    assert info["embedding_search"].startswith("stopped:") and "METASYM_TIME_LIMIT" in \
+        info["embedding_search"]
+    small = partial_symmetries(SharingPattern((j - i + 100)[:12, :12]))
+    assert small["embedding"] is not None and small["embedding_search"] == "complete"

@@ -3,6 +3,7 @@ ASCII digits only, nesting is bounded, and constructors check sizes before alloc
 
 from __future__ import annotations
 
+import os
 import pickle
 import time
 
@@ -585,3 +586,80 @@ def test_cli_memory_error_is_one_line(capsys, monkeypatch):
     code, out, err = run(capsys, "group", "cyclic:3")
     assert code == 2 and err.strip() == ("metasym: error: out of memory (the input is too "
                                          "large for this machine)")
+
+
+# ----- discovery on structureless layers: inside the time limit, and scaling -----------------
+def test_discover_structureless_30x30_within_time_limit(tmp_path):
+    """Issue 17: a 30x30 layer with no sharing (a Gaussian 900 x 900 U: 900 parameters)
+    ran for minutes. Run as the user does, in a subprocess under METASYM_TIME_LIMIT: the
+    outcome (exit 0, "no sharing structure found", every entry its own parameter) is
+    asserted; the time limit is the guard (past it the command stops with one line and
+    exit 2, which fails this test)."""
+    import json
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(17)
+    f = _save(tmp_path, "u.npz", U=rng.standard_normal((900, 900)), shape=np.array([30, 30]))
+    w = _save(tmp_path, "w.npz", W=rng.standard_normal((40, 30, 30)))
+    env = {**os.environ, "METASYM_TIME_LIMIT": "60", "OMP_NUM_THREADS": "1"}
+    for path, clusters in ((f, 900), (w, None)):
+        proc = subprocess.run([sys.executable, "-m", "metasym", "discover", "--U", path,
+                               "--json"], capture_output=True, text=True, env=env,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        info = json.loads(proc.stdout)
+        assert info["structure_found"] is False, info["significance"]
+        assert info["clustering"]["null_samples"] == 0  # decided without null samples
+        if clusters is not None:
+            assert info["clustering"]["clusters"] == clusters
+            assert "full row rank 900" in info["significance"]
+
+
+def test_structureless_decisions_need_no_null():
+    """A clustering that cannot be significant whatever the null gives (too few
+    clusters, contrast <= MIN_CONTRAST) draws no null samples; a significant one does."""
+    from metasym.discovery.clustering import MIN_CONTRAST, pattern_from_U
+
+    rng = np.random.default_rng(0)
+    for shape, k in (((12, 12), 8), ((12, 12), 144), ((20, 20), 30)):
+        _, info = pattern_from_U(rng.standard_normal((shape[0] * shape[1], k)), shape)
+        assert info["significant"] is False and info["null_samples"] == 0
+        assert info["threshold"] == MIN_CONTRAST
+    P = _d4_pattern()
+    U = P.basis() @ rng.standard_normal((3, 3)) + 1e-3 * rng.standard_normal((16, 3))
+    Q, info = pattern_from_U(U, (4, 4))
+    assert Q == P and info["significant"] and info["null_samples"] > 0
+
+
+def test_full_row_rank_shortcut_keeps_real_structure():
+    """The full-row-rank shortcut answers only a U with no gap in its spectrum: an exact
+    pattern padded with noise columns (a learned U with spare columns: full row rank, but
+    a gap) still goes through the whole procedure and is found; a wide well-conditioned
+    U is 'every entry its own parameter' at once."""
+    from metasym.discovery.clustering import pattern_from_U
+    from metasym.representations import sharing_pattern
+
+    G = parse_group("cyclic:6")
+    P = sharing_pattern(parse_action("natural", G), parse_action("natural", G))
+    rng = np.random.default_rng(1)
+    U = np.hstack([P.basis() @ rng.standard_normal((6, 6)),
+                   1e-6 * rng.standard_normal((36, 40))])  # k = 46 >= N = 36, gap 1e6
+    Q, info = pattern_from_U(U, (6, 6))
+    assert Q == P and info["significant"], info["significance"]
+    Q, info = pattern_from_U(rng.standard_normal((36, 80)), (6, 6))
+    assert Q.dimension == 36 and (Q.labels >= 0).all() and not info["significant"]
+    assert info["ranks_tried"] == [36] and "full row rank 36" in info["significance"]
+
+
+def test_clustering_refuses_before_an_svd_over_the_time_limit():
+    """The SVD cannot be interrupted by the alarm: its time is estimated first and a
+    step that would not fit is refused in one line naming the limit, at once."""
+    from metasym.discovery.clustering import pattern_from_U
+
+    U = np.random.default_rng(0).standard_normal((2500, 2500))
+    with pytest.raises(TooLargeError, match="METASYM_TIME_LIMIT") as e:
+        pattern_from_U(U, (50, 50), seconds=0.05)
+    assert "estimated" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(TooLargeError, match="estimated"):
+        pattern_from_U(U[:, :2000], (50, 50), seconds=0.05)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -63,8 +64,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def shown(text: str) -> str:
+    r"""``text`` safe to print on any stream: a file name that is not valid UTF-8 reaches
+    Python as lone surrogates (``os.fsdecode``, ``surrogateescape``); they are shown as the
+    bytes they stand for, ``\xff``, and anything else that is not printable UTF-8 is
+    backslash-escaped. Never raises.
+
+    >>> shown("run\udcff/config.json")
+    'run\\xff/config.json'
+    """
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
+    return data.decode("utf-8", "backslashreplace")
+
+
+def _safe_streams() -> None:
+    """stdout/stderr never raise UnicodeEncodeError on a file name (e.g. under
+    ``PYTHONIOENCODING=utf-8``, which makes them strict): strict becomes
+    ``backslashreplace``."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError, AttributeError):
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``metasym`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    _safe_streams()
     try:
         check_environment()  # a malformed METASYM_* variable: one line, before any work
         parser = build_parser()
@@ -72,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         func: Callable[[argparse.Namespace], int] = args.func
         return int(func(args) or 0)
     except MetasymError as e:
-        msg = str(e).replace("\n", " ")
+        msg = shown(str(e)).replace("\n", " ")
         print(f"metasym: error: {msg}", file=sys.stderr)
         return EXIT_USAGE
     except MemoryError:
@@ -85,11 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except OSError as e:  # last resort: what the file system said, in one line
-        where = f"{e.filename}: " if e.filename else ""
-        print(f"metasym: error: {where}{os_error_words(e)}", file=sys.stderr)
+        where = f"{shown(os.fsdecode(e.filename))}: " if e.filename else ""
+        print(f"metasym: error: {where}{shown(os_error_words(e))}", file=sys.stderr)
         return EXIT_USAGE
     except RuntimeError as e:
         if "symlink loop" not in str(e).lower():  # Python 3.11's Path.resolve
             raise
-        print(f"metasym: error: {e} (a loop of symbolic links)", file=sys.stderr)
+        print(f"metasym: error: {shown(str(e))} (a loop of symbolic links)", file=sys.stderr)
         return EXIT_USAGE

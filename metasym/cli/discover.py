@@ -240,6 +240,8 @@ def _print(info: dict[str, Any]) -> None:
               f"where both ends exist; smallest: {ps['shifts']}")
         if ps["embedding"]:
             print(f"           smallest group: {ps['embedding']['statement']}")
+        elif str(ps.get("embedding_search", "")).startswith("stopped"):
+            print(f"           cyclic embedding: search {ps['embedding_search']}")
     if info["reference"]:
         ref = info["reference"]
         src = f" ({info['reference_source']})" if "reference_source" in info else ""

@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from metasym._limits import check_memory, default_seconds, time_limit
 from metasym.errors import MismatchError, TooLargeError
 from metasym.groups import canonical_labels
 from metasym.representations import SharingPattern
@@ -89,21 +90,64 @@ NULL_SEED = 20240229
 NULL_ROW_BUDGET = 10_000
 
 
-def _mst_lengths(Q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Prim's MST on the rows of ``Q``: (edge lengths, child, parent) in insertion order."""
-    N = Q.shape[0]
+#: Up to this many rows, and from rank :data:`DENSE_MST_RANK` on, the MST reads one dense
+#: matrix of squared distances (one matrix product, ``8 N^2`` bytes, if the memory budget
+#: allows); otherwise one pass over the rows per row (``O(N)`` memory, fast at low rank).
+DENSE_MST_ROWS = 6_000
+DENSE_MST_RANK = 16
+#: Floating-point work per second assumed when the clustering's cost is estimated before
+#: it starts (measured: an SVD of a 3600 x 3600 ``U`` takes 40 s on one core of the
+#: 2-core reference machine, about ``5e9`` of the units :func:`_svd_work` counts).
+WORK_PER_SECOND = 5e9
+
+
+def _svd_work(N: int, k: int) -> float:
+    """Work units of a thin SVD of an ``N x k`` matrix (LAPACK gesdd, with vectors)."""
+    small = min(N, k)
+    return 4.0 * N * k * small + 22.0 * small ** 3
+
+
+def _check_time(what: str, work: float, seconds: float | None) -> None:
+    """Refuse, before it starts, a step whose estimated time exceeds the time limit (a
+    LAPACK call cannot be interrupted by the alarm, so it is estimated first)."""
+    limit = default_seconds() if seconds is None else seconds
+    est = work / WORK_PER_SECOND
+    if est > limit:
+        raise TooLargeError(f"{what} would take about {est:.0f} s (estimated), more than the "
+                            f"time limit of {limit:g} s (raise METASYM_TIME_LIMIT to allow more)")
+
+
+def _sq_distances(Q: np.ndarray) -> np.ndarray:
+    """Dense squared distances between the rows of ``Q`` (one matrix product)."""
+    sq = np.einsum("ij,ij->i", Q, Q)
+    D = Q @ Q.T
+    D *= -2.0
+    D += sq[:, None]
+    D += sq[None, :]
+    np.maximum(D, 0.0, out=D)
+    return D
+
+
+def _mst_lengths(Q: np.ndarray, D: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Prim's MST on the rows of ``Q`` (or on the squared distances ``D``): (edge lengths,
+    child, parent) in insertion order."""
+    N = Q.shape[0] if D is None else D.shape[0]
     in_tree = np.zeros(N, dtype=bool)
     best = np.full(N, np.inf)
     parent = np.full(N, -1, dtype=np.int64)
     lengths = np.empty(N - 1)
     child = np.empty(N - 1, dtype=np.int64)
     par = np.empty(N - 1, dtype=np.int64)
-    sq = np.einsum("ij,ij->i", Q, Q)
+    sq = np.einsum("ij,ij->i", Q, Q) if D is None else None
     cur = 0
     in_tree[0] = True
     for step in range(N - 1):
         # squared distances from the newest tree point to everything
-        d = np.maximum(sq + sq[cur] - 2.0 * (Q @ Q[cur]), 0.0)
+        if D is None:
+            d = np.maximum(sq + sq[cur] - 2.0 * (Q @ Q[cur]), 0.0)
+        else:
+            d = D[cur]
         better = (d < best) & ~in_tree
         best[better] = d[better]
         parent[better] = cur
@@ -116,7 +160,8 @@ def _mst_lengths(Q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lengths, child, par
 
 
-def _cluster(Q: np.ndarray, tol: float | None) -> tuple[np.ndarray, dict[str, Any]]:
+def _cluster(Q: np.ndarray, tol: float | None, D: np.ndarray | None = None
+             ) -> tuple[np.ndarray, dict[str, Any]]:
     N = Q.shape[0]
     norms = np.linalg.norm(Q, axis=1)
     scale = float(norms.max()) if N else 0.0
@@ -125,7 +170,7 @@ def _cluster(Q: np.ndarray, tol: float | None) -> tuple[np.ndarray, dict[str, An
                                                 "scale": 0.0}
     # the origin joins as an extra point: zero rows then cluster with it
     P = np.vstack([np.zeros((1, Q.shape[1])), Q])
-    lengths, child, par = _mst_lengths(P)
+    lengths, child, par = _mst_lengths(P, D)
     floor = _FLOOR * scale
     h = np.sort(np.maximum(lengths, floor))
     if tol is None:
@@ -176,7 +221,8 @@ def _candidate_ranks(s: np.ndarray, max_candidates: int = 3) -> list[int]:
 
 
 def pattern_from_U(U: np.ndarray, shape: tuple[int, int], tol: float | None = None,
-                   rank: int | None = None) -> tuple[SharingPattern, dict[str, Any]]:
+                   rank: int | None = None, *, seconds: float | None = None
+                   ) -> tuple[SharingPattern, dict[str, Any]]:
     r"""The sharing pattern implied by a learned ``U`` (``(m*n, k)``, row-major vec).
 
     Parameters
@@ -190,6 +236,16 @@ def pattern_from_U(U: np.ndarray, shape: tuple[int, int], tol: float | None = No
         automatically at the largest gap when omitted.
     rank
         Numerical rank to whiten over; chosen by best separation when omitted.
+    seconds
+        Time limit of the whole clustering (default ``METASYM_TIME_LIMIT`` or 60 s). Its
+        SVDs are estimated before they start and refused when they would not fit;
+        anything past the limit stops with :class:`~metasym.errors.TooLargeError`.
+
+    A ``U`` of full row rank with no gap in its spectrum (a structureless layer with at
+    least as many columns as entries) is answered from the eigenvalues of its Gram
+    matrix, without the SVD: every entry is its own parameter. A clustering that cannot
+    be significant whatever the null gives (fewer clusters than the rank, or a contrast
+    of at most :data:`MIN_CONTRAST`) draws no null samples (``null_samples`` 0).
 
     Returns
     -------
@@ -205,7 +261,7 @@ def pattern_from_U(U: np.ndarray, shape: tuple[int, int], tol: float | None = No
     MismatchError
         ``U`` of the wrong shape, empty, all zero, or with NaN/infinite entries.
     TooLargeError
-        More than :data:`ROW_LIMIT` rows.
+        More than :data:`ROW_LIMIT` rows, or over the time limit.
 
     Examples
     --------
@@ -244,28 +300,43 @@ def pattern_from_U(U: np.ndarray, shape: tuple[int, int], tol: float | None = No
     if rank is not None and (isinstance(rank, bool) or not isinstance(rank, (int, np.integer))
                              or not 1 <= rank <= U.shape[1]):
         raise ValueError(f"rank must be an integer in 1..{U.shape[1]}, got {rank!r}")
-    P, s, _ = np.linalg.svd(U, full_matrices=False)
-    ranks = [rank] if rank is not None else _candidate_ranks(s)
-    labels, info = _best_over_ranks(P, ranks, tol)
-    pattern = SharingPattern(canonical_labels(labels.reshape(m, n)),
-                             description="clustered from a learned U")
-    info.update(singular_values=[float(v) for v in s], clusters=pattern.dimension,
-                zero_entries=int((pattern.labels < 0).sum()), ranks_tried=ranks)
-    null = null_contrast(U.shape, ranks, tol)
-    stat = info["contrast"]
+    N, k = U.shape
+    with time_limit(f"clustering the {N} rows of a {m}x{n} layer's U", seconds):
+        if k >= N and tol is None and rank is None:
+            early = _full_row_rank(U, (m, n), seconds)
+            if early is not None:
+                return early
+        _check_time(f"the SVD of a {N}x{k} U", _svd_work(N, k), seconds)
+        P, s, _ = np.linalg.svd(U, full_matrices=False)
+        ranks = [rank] if rank is not None else _candidate_ranks(s)
+        labels, info = _best_over_ranks(P, ranks, tol)
+        pattern = SharingPattern(canonical_labels(labels.reshape(m, n)),
+                                 description="clustered from a learned U")
+        info.update(singular_values=[float(v) for v in s], clusters=pattern.dimension,
+                    zero_entries=int((pattern.labels < 0).sum()), ranks_tried=ranks)
+        stat = info["contrast"]
+        consistent = pattern.dimension >= info["rank"]
+        shown = "inf" if stat == float("inf") else f"{stat:.3g}"
+        if not consistent or not stat > MIN_CONTRAST:
+            # not significant whatever the null gives: the structureless case costs no
+            # null samples
+            info.update(null_contrast=None, null_samples=0, threshold=MIN_CONTRAST,
+                        significant=False)
+            info["significance"] = (
+                f"not significant: {pattern.dimension} clusters cannot span rank "
+                f"{info['rank']}" if not consistent else
+                f"not significant: contrast {shown} <= {MIN_CONTRAST:g} (the minimum; no "
+                "structureless samples needed)")
+            return pattern, info
+        null = null_contrast(U.shape, ranks, tol, seconds=seconds)
     threshold = max(NULL_MARGIN * null["max"], MIN_CONTRAST)
     info.update(null_contrast=null["max"], null_samples=null["samples"], threshold=threshold)
-    consistent = pattern.dimension >= info["rank"]
-    info["significant"] = bool(stat > threshold and consistent)
-    shown = "inf" if stat == float("inf") else f"{stat:.3g}"
+    info["significant"] = bool(stat > threshold)
     if info["significant"]:
         info["significance"] = (f"contrast {shown} > {threshold:.3g} (max of {MIN_CONTRAST:g} "
                                 f"and {NULL_MARGIN} x {null['max']:.3g}, the largest of "
                                 f"{null['samples']} structureless (Gaussian) inputs of the "
                                 "same shape)")
-    elif not consistent:
-        info["significance"] = (f"not significant: {pattern.dimension} clusters cannot span "
-                                f"rank {info['rank']}")
     else:
         info["significance"] = (f"not significant: contrast {shown} <= {threshold:.3g} "
                                 f"(max of {MIN_CONTRAST:g} and {NULL_MARGIN} x "
@@ -274,12 +345,71 @@ def pattern_from_U(U: np.ndarray, shape: tuple[int, int], tol: float | None = No
     return pattern, info
 
 
+#: The full-row-rank shortcut needs every singular value above this fraction of the
+#: largest (well above the precision of the Gram matrix's eigenvalues, ~1e-8) ...
+_EARLY_FLOOR = 1e-6
+#: ... and no ratio of consecutive singular values above this (half the gap of 10 that
+#: makes :func:`_candidate_ranks` try a lower rank: a margin for the Gram's rounding).
+_EARLY_GAP = 5.0
+
+
+def _full_row_rank(U: np.ndarray, shape: tuple[int, int], seconds: float | None
+                   ) -> tuple[SharingPattern, dict[str, Any]] | None:
+    """The answer for a ``U`` of full row rank without a gap in its spectrum, or None.
+
+    Such a ``U`` spans every ``m x n`` matrix: its whitened rows are orthonormal, so no
+    two entries share and none is fixed to zero (the only candidate rank is ``N``), and
+    with every entry its own cluster nothing is shared to be significant. Its singular
+    values come from the eigenvalues of the ``N x N`` Gram matrix (no SVD, several times
+    cheaper); any doubt (a small singular value, a gap) returns None and the full
+    procedure runs."""
+    N, k = U.shape
+    _check_time(f"the Gram matrix of a {N}x{k} U", 2.0 * N * N * k + 4.0 * N ** 3, seconds)
+    check_memory(16.0 * N * N, f"the Gram matrix of a {N}x{k} U")
+    lam = np.linalg.eigvalsh(U @ U.T)[::-1]
+    if not lam[-1] > (_EARLY_FLOOR ** 2) * lam[0]:
+        return None
+    s = np.sqrt(lam)
+    if N > 1 and float((s[:-1] / s[1:]).max()) >= _EARLY_GAP:
+        return None
+    m, n = shape
+    pattern = SharingPattern(np.arange(N, dtype=np.int64).reshape(m, n),
+                             description="clustered from a learned U")
+    info: dict[str, Any] = {
+        "tolerance": 0.0, "separation": None, "scale": 1.0, "rank": N, "contrast": 0.0,
+        "singular_values": [float(v) for v in s], "clusters": N, "zero_entries": 0,
+        "ranks_tried": [N], "null_contrast": None, "null_samples": 0,
+        "threshold": MIN_CONTRAST, "significant": False,
+        "significance": (f"not significant: U has full row rank {N} (singular values "
+                         f"{s[-1]:.3g} to {s[0]:.3g}, no gap): it spans every {m}x{n} matrix, "
+                         "so every entry is its own parameter and nothing is shared"),
+    }
+    return pattern, info
+
+
 def _best_over_ranks(P: np.ndarray, ranks: list[int], tol: float | None
                      ) -> tuple[np.ndarray, dict[str, Any]]:
+    N = P.shape[0]
+    dense = N <= DENSE_MST_ROWS and max(ranks) >= DENSE_MST_RANK
+    if dense:  # else (or when it would not fit) one pass over the rows per row
+        try:
+            check_memory(24.0 * (N + 1) ** 2, f"the distances between {N} rows of U")
+        except TooLargeError:
+            dense = False
+    results: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
+    D = None
+    done = 0
+    Z = np.vstack([np.zeros((1, P.shape[1])), P])  # the origin first, as _cluster adds it
+    for r in sorted(set(ranks)):
+        if dense:  # squared distances over columns 0..r, built up from the lower ranks
+            block = _sq_distances(Z[:, done:r])
+            D = block if D is None else D + block
+            done = r
+        results[r] = _cluster(P[:, :r], tol, D)
     best: tuple[np.ndarray, dict[str, Any]] | None = None
     for r in ranks:
-        labels, info = _cluster(P[:, :r], tol)
-        info["rank"] = int(r)
+        labels, info = results[r]
+        info = dict(info, rank=int(r))
         sep = info["separation"] or 0.0
         if best is None or sep > (best[1]["separation"] or 0.0):
             best = (labels, info)
@@ -328,7 +458,7 @@ def _contrast(Q: np.ndarray, labels: np.ndarray) -> float:
 
 
 def null_contrast(shape: tuple[int, int], ranks: list[int], tol: float | None = None,
-                    samples: int | None = None) -> dict[str, Any]:
+                  samples: int | None = None, seconds: float | None = None) -> dict[str, Any]:
     """Contrasts of structureless input: i.i.d. standard normal ``(N, k)`` matrices
     (seed :data:`NULL_SEED`) clustered like :func:`pattern_from_U` clusters ``U`` (the
     same ranks tried, the same ``tol``). Returns ``{"max", "values", "samples"}``.
@@ -341,6 +471,9 @@ def null_contrast(shape: tuple[int, int], ranks: list[int], tol: float | None = 
     rs = [max(1, min(int(r), k, N)) for r in ranks] or [min(k, N)]
     if samples is None:
         samples = int(min(NULL_SAMPLES, max(NULL_MIN_SAMPLES, NULL_ROW_BUDGET // max(N, 1))))
+    work = samples * (_svd_work(N, k) + 2.0 * N * N * max(rs))
+    _check_time(f"{samples} structureless (Gaussian) {N}x{k} samples for the significance "
+                "test", work, seconds)
     rng = np.random.default_rng(NULL_SEED)
     values = []
     for _ in range(samples):
@@ -350,7 +483,8 @@ def null_contrast(shape: tuple[int, int], ranks: list[int], tol: float | None = 
     return {"max": max(values), "values": values, "samples": samples}
 
 
-def pattern_from_weights(W: np.ndarray, tol: float | None = None
+def pattern_from_weights(W: np.ndarray, tol: float | None = None, *,
+                         seconds: float | None = None
                          ) -> tuple[SharingPattern, dict[str, Any]]:
     r"""The sharing pattern of a family of weights ``(T, m, n)`` (e.g. a layer adapted to
     ``T`` tasks): entries share iff their values agree across all tasks, i.e. the columns
@@ -363,4 +497,4 @@ def pattern_from_weights(W: np.ndarray, tol: float | None = None
     if W.ndim != 3:
         raise MismatchError(f"expected weights of shape (tasks, m, n), got {W.shape}")
     T, m, n = W.shape
-    return pattern_from_U(W.reshape(T, m * n).T, (m, n), tol=tol)
+    return pattern_from_U(W.reshape(T, m * n).T, (m, n), tol=tol, seconds=seconds)

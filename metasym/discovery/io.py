@@ -127,10 +127,14 @@ def load_run(run_dir: str | Path, layer: str | None = None) -> Source:
 def _read_checkpoint_U(path: Path, rows: int) -> np.ndarray:
     if not path.is_file():
         raise MetasymError(f"{path}: missing (was training interrupted?)")
-    try:
-        from safetensors.numpy import load_file
+    from metasym.files import open_regular
 
-        state: dict[str, Any] = load_file(str(path))
+    with open_regular(path, "a safetensors checkpoint") as f:  # by bytes: any file name
+        data = f.read()
+    try:
+        from safetensors.numpy import load
+
+        state: dict[str, Any] = load(data)
     except Exception as e:  # safetensors raises its own error types
         raise MetasymError(f"{path}: cannot read checkpoint ({str(e).splitlines()[0]})") from None
     hits = [k for k, v in state.items() if (k == "U" or k.endswith(".U")) and v.ndim == 2

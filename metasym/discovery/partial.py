@@ -115,14 +115,31 @@ def cyclic_embedding(pattern: SharingPattern) -> dict[str, Any] | None:
     return None
 
 
-def partial_symmetries(pattern: SharingPattern) -> dict[str, Any]:
-    """All of the above for one pattern (JSON-ready)."""
+def partial_symmetries(pattern: SharingPattern, *, seconds: float | None = None
+                       ) -> dict[str, Any]:
+    """All of the above for one pattern (JSON-ready).
+
+    The search for a cyclic embedding (quadratic in the side, one candidate pattern per
+    try: 9 s for a 100 x 100 Toeplitz pattern) runs under the time limit (``seconds``,
+    default ``METASYM_TIME_LIMIT``); past it, ``embedding`` is ``None`` and
+    ``embedding_search`` says it was stopped, the rest is reported as usual."""
+    from metasym._limits import time_limit
+    from metasym.errors import TooLargeError
+
     if not isinstance(pattern, SharingPattern):
         raise TypeError(f"pattern must be a SharingPattern, got {type(pattern).__name__}")
     diag = diagonal_structure(pattern)
-    emb = cyclic_embedding(pattern) if diag["constant_diagonals"] else None
+    emb, searched = None, "not needed (the diagonals are not constant)"
+    if diag["constant_diagonals"]:
+        m, n = pattern.shape
+        try:
+            with time_limit(f"the cyclic-embedding search of a {m}x{n} pattern", seconds):
+                emb = cyclic_embedding(pattern)
+            searched = "complete"
+        except TooLargeError as e:
+            searched = f"stopped: {e}"
     shifts = partial_shifts(pattern, max_results=10_000)
     return {"constant_diagonals": diag["constant_diagonals"],
             "diagonals": {str(k): v for k, v in diag["diagonals"].items()},
             "n_shifts": len(shifts), "shifts": [list(s) for s in shifts[:5]],
-            "embedding": emb}
+            "embedding": emb, "embedding_search": searched}

@@ -410,3 +410,72 @@ def test_full_glyph_dataset_targets(tmp_path):
     for c in (bg, ev):
         means = np.stack([c.images_of(k).mean(axis=0) for k in range(c.n_classes)])
         assert len({m.tobytes() for m in means}) == c.n_classes
+
+
+# ----- sizes checked before allocating (issue 17) --------------------------------------------
+@pytest.mark.parametrize("flags,named", [
+    (["--image-size", "20000"], "--image-size 20000"),
+    (["--ways", "100000"], "--ways 100000"),
+    (["--channels", "1000000"], "--channels 1000000"),
+    (["--queries", "10000000"], "--queries 10000000"),
+    (["--shots", "100000000"], "--shots 100000000"),
+])
+def test_fewshot_sizes_refused_before_any_data(tmp_path, flags, named):
+    """`train --problem glyphs --image-size 20000` grew past 5.5 GB before failing. Every
+    size option is now checked from the options alone: one line naming the options and
+    the estimate, exit 2, before a glyph is rendered (the cache folder stays empty) and
+    before the run folder or the network exist."""
+    cache = tmp_path / "cache"
+    env = {**__import__("os").environ, "METASYM_CACHE_DIR": str(cache),
+           "METASYM_MEMORY_LIMIT": "8G", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "metasym", "train", "--problem", "glyphs",
+                           "--steps", "1", "--threads", "1", "--out", str(tmp_path / "run"),
+                           *flags], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert named in lines[0] and "needs about" in lines[0]
+    assert "METASYM_MEMORY_LIMIT=8G" in lines[0]
+    assert not (tmp_path / "run").exists()
+    assert not cache.exists() or not any(cache.rglob("*.npz"))
+
+
+def test_glyph_and_loader_sizes_refused_before_reading(tmp_path, monkeypatch):
+    """The data sets check their own memory from their sizes: the glyph set before a
+    glyph is rendered, Omniglot and miniImageNet after listing the files and before
+    reading an image; the message names the size and the count."""
+    monkeypatch.setenv("METASYM_MEMORY_LIMIT", "1M")
+    monkeypatch.setenv("METASYM_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(MetasymError, match=r"glyph data set at --image-size 5000 .*needs about"):
+        glyph_dataset(size=5000)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.npz"))
+    _omniglot(tmp_path / "omni")
+    with pytest.raises(MetasymError, match=r"18 images at --image-size 400 needs about"):
+        load_omniglot(tmp_path / "omni", size=400)
+    assert load_omniglot(tmp_path / "omni", size=8)[0].n_images == 12  # small sizes pass
+    rng = np.random.default_rng(0)
+    for split in ("train", "val", "test"):
+        name = f"{split}.png"
+        _png(tmp_path / "mini" / "images" / name, _rgb(rng))
+        (tmp_path / "mini" / f"{split}.csv").write_text(f"filename,label\n{name},n0\n")
+    with pytest.raises(MetasymError, match=r"3 images at --image-size 400 needs about"):
+        load_miniimagenet(tmp_path / "mini", size=400)
+    assert load_miniimagenet(tmp_path / "mini", size=8)["train"].n_images == 1
+
+
+@pytest.mark.parametrize("flags,words", [
+    (["--ways", "20", "--glyph-alphabets", "1", "--glyph-characters", "6"],
+     "--ways 20: an episode needs 20 classes, but the glyph set has at most 6 per split"),
+    (["--shots", "5", "--queries", "12"], "--shots 5 + --queries 12 = 17 images per class"),
+])
+def test_glyph_class_counts_checked_before_building(tmp_path, capsys, monkeypatch, flags, words):
+    """Episodes the glyph set cannot hold are refused from the options, before the set is
+    rendered (minutes on a first build), not after."""
+    from metasym.cli import main
+
+    monkeypatch.setenv("METASYM_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["train", "--problem", "glyphs", "--steps", "1", "--quiet", "--out",
+                 str(tmp_path / "run"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err, err
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()

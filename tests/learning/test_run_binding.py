@@ -320,3 +320,37 @@ def test_read_history_is_the_one_reader_for_resume(runs):
     with pytest.raises(MetasymError, match="missing, but the checkpoint"):
         read_history(runs / "nope", 0, 4)
     assert [r["step"] for r in read_history(runs / "a10", 10, 4, [10])] == [0, 4, 8, 10]
+
+
+# ----- run folders whose names are not valid UTF-8 (issue 17) ---------------------------------
+def test_run_folder_name_not_utf8(runs, tmp_path, capsys):
+    """A folder named b'run\\xff' (not valid UTF-8: Python sees it as 'run\\udcff') is
+    read like any other: compare, discover and --resume work (compare used to call its
+    checkpoint truncated: safetensors takes names as UTF-8); an error about it names it
+    with the byte shown as \\xff, one line."""
+    from metasym.learning.engine.checkpoint import read_checkpoint
+
+    name = os.fsdecode(os.path.join(os.fsencode(str(tmp_path)), b"run\xff"))
+    shutil.copytree(runs / "a10", name)
+    tensors, meta = read_checkpoint(os.path.join(name, CHECKPOINT))
+    assert meta["step"] == "10" and tensors
+    capsys.readouterr()
+    assert main(["compare", name, "--tasks", "5"]) == 0
+    out, err = capsys.readouterr()
+    assert "truncated" not in out + err and err == ""
+    assert main(["discover", name]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["train", "--resume", name, "--steps", "12", "--quiet"]) == 0
+    assert json.loads(Path(name, "final.json").read_text())["steps"] == 12
+    capsys.readouterr()
+    os.remove(os.path.join(name, "metrics.jsonl"))
+    assert main(["compare", name, "--tasks", "5"]) == 2
+    err = _err(capsys)
+    assert "run\\xff" in err and "\\udc" not in err
+    # a name that is not UTF-8 in a subprocess whose streams are strict UTF-8: no
+    # UnicodeEncodeError, the same one line
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "metasym", "compare", os.fsencode(name),
+                           "--tasks", "5"], capture_output=True, env=env, timeout=300)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count(b"\n") == 1 and b"run\\xff" in proc.stderr

@@ -68,6 +68,65 @@ def test_equivariant_problem_outputs_are_equivariant_maps():
     assert all(P.equivariance_error(w) < 1e-12 for w in W)
 
 
+def test_equivariant_generation_is_batched_and_equal_to_the_weights():
+    """The batched generation (weights gathered through the labels, one matmul per chunk)
+    gives the outputs of the per-task weights W_t = P.weight(v_t), a support mask
+    included, over several chunks; the parameters are the same draws as before."""
+    from metasym.learning.data import tasks as T
+
+    G = "cyclic:7"
+    ts = equivariant_problem(G, "regular", "natural", n_tasks=50, n_examples=4, seed=3)
+    rng = np.random.default_rng(3)
+    v = rng.standard_normal((50, ts.answer.pattern.dimension))
+    np.testing.assert_array_equal(ts.w, v.astype(np.float32))
+    W = ts.answer.pattern.weight(v).astype(np.float32)
+    np.testing.assert_allclose(ts.y, np.einsum("tmn,ten->tem", W, ts.x), rtol=1e-5, atol=1e-5)
+    P = ts.answer.pattern
+    lab = P.labels.copy()
+    lab[0, :3] = -1  # a support mask: fixed zeros must stay zero
+    from metasym.representations import SharingPattern
+
+    Q = SharingPattern(lab)
+    x = rng.standard_normal((9, 4, Q.shape[1]), dtype=np.float32)
+    vq = rng.standard_normal((9, Q.dimension))
+    y = T._outputs(Q, vq, x, progress=False)
+    np.testing.assert_allclose(y, np.einsum("tmn,ten->tem", Q.weight(vq).astype(np.float32), x),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_equivariant_generation_estimated_and_refused_before_drawing(monkeypatch):
+    """`train --problem equivariant --group alternating:6 --in regular --out-action
+    regular` spent minutes before its first step. The time and memory of the generation
+    are estimated from the sizes first; over the time limit or the memory budget it is
+    one line naming the options, before any task is drawn."""
+    from metasym.errors import TooLargeError
+    from metasym.learning.data.tasks import check_generation, generation_seconds
+
+    est = generation_seconds(10_000, 20, 360, 360, 360)
+    assert 1 < est < 120  # batched: seconds, not minutes
+    with pytest.raises(TooLargeError, match=r"--tasks 10000, --examples 20.*estimated"):
+        equivariant_problem("alternating:6", "regular", "regular", seconds=0.5)
+    monkeypatch.setenv("METASYM_MEMORY_LIMIT", "100M")
+    with pytest.raises(TooLargeError, match=r"generating the tasks of alternating:6.*"
+                                            r"METASYM_MEMORY_LIMIT=100M"):
+        equivariant_problem("alternating:6", "regular", "regular")
+    monkeypatch.delenv("METASYM_MEMORY_LIMIT")
+    assert check_generation(100, 20, 12, 12, 3, "c") < 1
+
+
+def test_equivariant_generation_time_limit_from_the_cli(capsys, tmp_path, monkeypatch):
+    """The CLI refuses in one line (exit 2) under METASYM_TIME_LIMIT, before drawing."""
+    from metasym.cli import main
+
+    monkeypatch.setenv("METASYM_TIME_LIMIT", "1")
+    code = main(["train", "--problem", "equivariant", "--group", "alternating:6", "--in",
+                 "regular", "--out-action", "regular", "--steps", "5", "--threads", "1",
+                 "--quiet", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "estimated" in err and "METASYM_TIME_LIMIT" in err and "--tasks 10000" in err
+
+
 def test_make_problem_errors():
     with pytest.raises(MetasymError, match="needs --group"):
         make_problem("equivariant", n_tasks=4)

@@ -120,3 +120,62 @@ def test_disk_full_in_the_middle_of_a_run_is_one_line_and_resumable(tmp_path, ca
     assert main(["train", "--resume", str(run), "--quiet"]) == 0
     rows = [line for line in (run / "metrics.jsonl").read_text().splitlines() if line]
     assert [__import__("json").loads(r)["step"] for r in rows] == [0, 5, 10, 15, 20]
+
+
+def _all_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file of the folder (hidden ones too, the lock excepted), by content."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())
+            if p.is_file() and p.name != ".metasym-lock"}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or sys.platform == "win32", reason="POSIX only")
+@pytest.mark.parametrize("finished", [True, False])
+def test_failed_resume_leaves_the_folder_byte_for_byte(tmp_path, finished):
+    """Issue 17: a resume that could not write (RLIMIT_FSIZE) had already rewritten
+    config.json (the new --steps) and removed final.json. A resume is now staged: its
+    files go to hidden `.NAME.resume` names and replace the run's only once its first
+    checkpoint is complete, so after the failure every file -- config.json, final.json,
+    metrics.jsonl, the checkpoint -- is byte for byte what it was, and nothing is left
+    beside them. The same resume with space continues normally."""
+    run = tmp_path / "r"
+    assert main(["train", *TINY, "--steps", "10", "--out", str(run)]) == 0
+    if not finished:  # an interrupted run: no final.json, a torn last metrics line
+        (run / "final.json").unlink()
+        with open(run / "metrics.jsonl", "a") as f:
+            f.write('{"step": 1')
+    before = _all_bytes(run)
+    assert ("final.json" in before) is finished
+    (code, err), = _limited(tmp_path, ["train", "--resume", "r", "--steps", "20", "--quiet"])
+    assert code == 2 and err.count("\n") == 1 and "could not be written" in err, err
+    assert "r/checkpoint.safetensors: could not be written (file too large)" in err, err
+    assert "r is intact: its checkpoint at step 10 is complete" in err
+    assert _all_bytes(run) == before  # config.json, final.json, metrics.jsonl, checkpoint
+    assert main(["train", "--resume", str(run), "--steps", "20", "--quiet"]) == 0
+    after = _all_bytes(run)
+    assert set(after) == set(before) | {"final.json"}  # no staging file left
+    assert [__import__("json").loads(r)["step"] for r in
+            after["metrics.jsonl"].decode().splitlines()] == [0, 5, 10, 15, 20]
+    assert __import__("json").loads(after["config.json"])["steps"] == 20
+
+
+def test_resume_killed_before_its_commit_is_invisible(tmp_path, capsys, monkeypatch):
+    """A resume that dies between its staged writes and its first checkpoint (here: a
+    non-finite loss at its first step) changes nothing; the staging files are removed,
+    and a later resume ignores any that a SIGKILL would have left."""
+    from metasym.learning.engine import checkpoint as ck
+
+    run = tmp_path / "r"
+    assert main(["train", *TINY, "--steps", "10", "--out", str(run)]) == 0
+    before = _all_bytes(run)
+    monkeypatch.setattr(ck, "all_finite", lambda *a: False)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--steps", "20", "--quiet"]) == 2
+    assert "non-finite" in capsys.readouterr().err
+    assert _all_bytes(run) == before
+    monkeypatch.undo()
+    (run / ".metrics.jsonl.resume").write_text('{"step": 999}\n')  # a SIGKILL's leftover
+    (run / ".config.json.resume").write_text("{}")
+    assert main(["train", "--resume", str(run), "--steps", "20", "--quiet"]) == 0
+    assert not [p.name for p in run.iterdir() if p.name.endswith(".resume")]
+    assert [__import__("json").loads(r)["step"] for r in
+            (run / "metrics.jsonl").read_text().splitlines()] == [0, 5, 10, 15, 20]

@@ -529,6 +529,32 @@ def _write_cache(path: Path, meta: dict[str, Any], bg: ImageClasses,
     atomic_write(path, write)
 
 
+def glyph_memory(size: int, images_per_class: int = 16, max_alphabets: int | None = None,
+                 max_classes_per_alphabet: int | None = None) -> tuple[int, float]:
+    """``(images, bytes)``: at most how many images the glyph data set has and the bytes
+    of building or reading it (the ``uint8`` images twice, plus one character's float
+    canvases at the oversampled resolution and its distortion fields), from the sizes
+    alone."""
+    alphabets = len(GLYPH_ALPHABETS)
+    if max_alphabets is not None:
+        alphabets = min(alphabets, 2 * max_alphabets)
+    chars = MAX_CHARACTERS_PER_ALPHABET
+    if max_classes_per_alphabet is not None:
+        chars = min(chars, max_classes_per_alphabet)
+    n = alphabets * chars * images_per_class
+    fine = float(size * _oversample(size)) ** 2
+    work = images_per_class * (fine * 8 * 4 + float(size) ** 2 * 8 * 8) + fine * 8 * 5
+    return n, n * float(size) ** 2 * 2 + work
+
+
+def _check_glyph_memory(size: int, images_per_class: int, max_alphabets: int | None,
+                        max_classes: int | None) -> None:
+    from metasym._limits import check_memory
+
+    n, nbytes = glyph_memory(size, images_per_class, max_alphabets, max_classes)
+    check_memory(nbytes, f"the glyph data set at --image-size {size} (up to {n:,} images)")
+
+
 def glyph_dataset(*, seed: int = 0, size: int = 28, images_per_class: int = 16,
                   cache_dir: str | Path | None | bool = None, min_glyphs: int = 20,
                   progress: bool = False, max_alphabets: int | None = None,
@@ -572,6 +598,7 @@ def glyph_dataset(*, seed: int = 0, size: int = 28, images_per_class: int = 16,
     if max_classes_per_alphabet is not None:
         max_classes_per_alphabet = check_integer("max_classes_per_alphabet",
                                               max_classes_per_alphabet, 1)
+    _check_glyph_memory(size, images_per_class, max_alphabets, max_classes_per_alphabet)
     meta = {"version": GLYPH_DATASET_VERSION, "seed": seed, "size": size,
             "images_per_class": images_per_class, "min_glyphs": min_glyphs,
             "max_alphabets": max_alphabets, "max_classes_per_alphabet": max_classes_per_alphabet,

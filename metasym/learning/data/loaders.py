@@ -95,21 +95,36 @@ def load_omniglot(root: str | Path, *, size: int = 28) -> tuple[ImageClasses, Im
         if not (root / split).is_dir():
             raise MetasymError(f"{root / split}: no such folder (Omniglot layout: "
                                f"{split}/ALPHABET/characterNN/*.png)")
-    out = []
+    listed = []  # every file first: the memory is checked before any image is read
     for split in splits:
         folder = root / split
-        groups = []
+        chars = []
         for alphabet in _subfolders(folder):
             for char in _subfolders(alphabet):
                 files = sorted(p for p in char.iterdir() if _is_image(p))
                 if not files:
                     raise MetasymError(f"{char}: no images in this character folder")
-                ims = [255 - _read_image(p, "L", size) for p in files]
-                groups.append((alphabet.name, f"{alphabet.name}/{char.name}", ims))
-        if not groups:
+                chars.append((alphabet, char, files))
+        if not chars:
             raise MetasymError(f"{folder}: no ALPHABET/character folders")
+        listed.append(chars)
+    _check_images_memory(sum(len(f) for chars in listed for _, _, f in chars), size, 1, root)
+    out = []
+    for chars in listed:
+        groups = [(alphabet.name, f"{alphabet.name}/{char.name}",
+                   [255 - _read_image(p, "L", size) for p in files])
+                  for alphabet, char, files in chars]
         out.append(ImageClasses.from_groups(groups))
     return out[0], out[1]
+
+
+def _check_images_memory(count: int, size: int, channels: int, root: Path) -> None:
+    """Refuse, before any image is read, a data set whose ``count`` images resized to
+    ``size x size`` would not fit (``uint8``, held twice while the classes are stacked)."""
+    from metasym._limits import check_memory
+
+    check_memory(2.0 * count * size * size * channels,
+                 f"{root}: {count:,} images at --image-size {size}")
 
 
 def _image_in(images_dir: Path, name: str, csv_path: Path, line: int) -> Path:
@@ -169,9 +184,11 @@ def load_miniimagenet(root: str | Path, *, size: int = 84) -> dict[str, ImageCla
         if not images_dir.is_dir():
             raise MetasymError(f"{images_dir}: no such folder (the CSV layout keeps the "
                                "images there)")
+        rows = {s: _read_split_csv(root / f"{s}.csv") for s in splits}
+        _check_images_memory(sum(len(r) for r in rows.values()), size, 3, root)
         for s in splits:
             by_class: dict[str, list[np.ndarray]] = {}
-            for name, label, line in _read_split_csv(root / f"{s}.csv"):
+            for name, label, line in rows[s]:
                 path = _image_in(images_dir, name, root / f"{s}.csv", line)
                 if not os.path.lexists(path):
                     raise MetasymError(f"{path}: listed in {s}.csv but missing")
@@ -179,16 +196,21 @@ def load_miniimagenet(root: str | Path, *, size: int = 84) -> dict[str, ImageCla
             out[s] = ImageClasses.from_groups([(s, label, ims) for label, ims in by_class.items()])
         return out
     if all((root / s).is_dir() for s in splits):
+        listed: dict[str, list[tuple[Path, list[Path]]]] = {}
         for s in splits:
-            groups = []
+            listed[s] = []
             for cls in _subfolders(root / s):
                 files = sorted(p for p in cls.iterdir() if _is_image(p))
                 if not files:
                     raise MetasymError(f"{cls}: no images in this class folder")
-                groups.append((s, cls.name, [_read_image(p, "RGB", size) for p in files]))
-            if not groups:
+                listed[s].append((cls, files))
+            if not listed[s]:
                 raise MetasymError(f"{root / s}: no class folders")
-            out[s] = ImageClasses.from_groups(groups)
+        _check_images_memory(sum(len(f) for v in listed.values() for _, f in v), size, 3, root)
+        for s in splits:
+            out[s] = ImageClasses.from_groups(
+                [(s, cls.name, [_read_image(p, "RGB", size) for p in files])
+                 for cls, files in listed[s]])
         return out
     raise MetasymError(f"{root}: neither train/ val/ test/ folders nor train.csv, val.csv, "
                        "test.csv with images/")

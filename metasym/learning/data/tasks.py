@@ -30,6 +30,7 @@ import numpy as np
 from metasym.errors import MetasymError, SpecError, TooLargeError
 from metasym.learning.registry import PROBLEMS
 from metasym.npzfile import read_npz
+from metasym.progress import progress_bar
 
 __all__ = [
     "Answer",
@@ -192,11 +193,97 @@ def rank_problem(rank: int, *, n_tasks: int = 10_000, n_examples: int = 20,
                    {"seed": seed, "rank": rank, "kernel": kernel})
 
 
+#: Gathered or multiplied entries per second assumed by ``generation_seconds``
+#: (measured on the 2-core reference machine, one thread, while other jobs shared it: a
+#: gather of ``v`` through the labels at 1.5-4e8 entries/s, float32 batched ``matmul`` at
+#: 3-8e9 multiply-adds/s; the slower figures are assumed).
+GATHER_PER_SECOND = 1.5e8
+MATMUL_PER_SECOND = 3e9
+#: Generation estimated to take longer than this shows a progress bar (on a terminal).
+PROGRESS_SECONDS = 2.0
+
+
+def generation_seconds(n_tasks: int, n_examples: int, m: int, n: int, k: int) -> float:
+    """Estimated seconds to generate the tasks of an ``m x n`` pattern of dimension ``k``
+    (:func:`equivariant_problem`): each task's weight gathered from its parameters through
+    the labels, its outputs by a batched matrix product, and the dense answer basis."""
+    return (n_tasks * m * n / GATHER_PER_SECOND
+            + n_tasks * n_examples * m * n / MATMUL_PER_SECOND
+            + m * n * k / GATHER_PER_SECOND)
+
+
+def generation_bytes(n_tasks: int, n_examples: int, m: int, n: int, k: int) -> float:
+    """Bytes :func:`equivariant_problem` holds at its peak: the data (float32, plus the
+    float32 copy training makes), the parameters, one chunk of weights and the dense
+    float64 answer basis."""
+    return (2.0 * n_tasks * n_examples * (m + n) * 4 + n_tasks * k * 12
+            + 2**24 * 4 * 2 + m * n * k * 8.0)
+
+
+def check_generation(n_tasks: int, n_examples: int, m: int, n: int, k: int, what: str, *,
+                     seconds: float | None = None) -> float:
+    """Refuse, before any task is drawn, a generation that would not fit in memory
+    (``METASYM_MEMORY_LIMIT``) or would take longer than the time limit
+    (``METASYM_TIME_LIMIT``, or ``seconds``): one line with the estimate and the options
+    to lower. Returns the estimated seconds."""
+    from metasym._limits import check_memory, default_seconds
+
+    sizes = f"--tasks {n_tasks}, --examples {n_examples}, a {m} x {n} layer of {k} parameters"
+    check_memory(generation_bytes(n_tasks, n_examples, m, n, k),
+                 f"generating the tasks of {what} ({sizes})")
+    est = generation_seconds(n_tasks, n_examples, m, n, k)
+    limit = default_seconds() if seconds is None else seconds
+    if est > limit:
+        raise TooLargeError(f"generating the tasks of {what} ({sizes}) would take about "
+                            f"{est:.0f} s (estimated), more than the time limit of {limit:g} s; "
+                            "lower --tasks or --examples, choose smaller actions, or raise "
+                            "METASYM_TIME_LIMIT")
+    return est
+
+
+def _outputs(P: Any, v: np.ndarray, x: np.ndarray, progress: bool) -> np.ndarray:
+    """``y[t, e] = W_t x[t, e]`` with ``W_t`` = the pattern's weight of parameters
+    ``v[t]``, built a chunk of tasks at a time: the weights are gathered from ``v``
+    through the labels (no ``U``, dense or sparse, is built; no Python loop per task) and
+    applied with one batched float32 matrix product per chunk."""
+    T, E, n = x.shape
+    m = P.shape[0]
+    lab = P.labels.ravel()
+    idx = np.maximum(lab, 0)
+    zero = lab < 0
+    v32 = v.astype(np.float32)
+    y = np.empty((T, E, m), dtype=np.float32)
+    # the per-task weights (tasks x m x n) can dwarf the data: a chunk at a time
+    chunk = max(1, 2**24 // max(1, m * n))
+    est = generation_seconds(T, E, m, n, P.dimension)
+    bar = progress_bar(T, progress and est > PROGRESS_SECONDS, unit="tasks",
+                       desc=f"generating tasks (estimated {est:.0f} s)")
+    try:
+        for lo in range(0, T, chunk):
+            hi = min(T, lo + chunk)
+            W = np.take(v32[lo:hi], idx, axis=1)
+            if zero.any():
+                W[:, zero] = 0.0
+            W = W.reshape(hi - lo, m, n)
+            np.matmul(x[lo:hi], W.transpose(0, 2, 1), out=y[lo:hi])
+            bar.update(hi - lo)
+    finally:
+        bar.close()
+    return y
+
+
 def equivariant_problem(group: Any, in_action: Any, out_action: Any, *,
                         n_tasks: int = 10_000, n_examples: int = 20, seed: int = 0,
-                        train_fraction: float = 0.8, support: Any = None) -> TaskSet:
+                        train_fraction: float = 0.8, support: Any = None,
+                        progress: bool = False, seconds: float | None = None) -> TaskSet:
     r"""Tasks :math:`y = U^G v\, x` with :math:`v \sim N(0, I)` for the exact sharing
     pattern of ``group`` acting on inputs and outputs (specs or objects).
+
+    The time and memory of the generation are estimated from the sizes before any task is
+    drawn (``check_generation``: over ``METASYM_MEMORY_LIMIT`` or the time limit
+    ``seconds``/``METASYM_TIME_LIMIT`` is one line); the outputs are computed a chunk of
+    tasks at a time by gathering each weight through the labels and one batched matrix
+    product (``progress``: a bar on a terminal when it takes more than a few seconds).
 
     Examples
     --------
@@ -221,15 +308,12 @@ def equivariant_problem(group: Any, in_action: Any, out_action: Any, *,
             f"of {m * n} x {P.dimension} = {m * n * P.dimension} entries "
             f"({m * n * P.dimension * 8 / 2**30:.1f} GiB), above the limit "
             f"{MAX_DENSE_ENTRIES}; choose smaller actions")
+    check_generation(n_tasks, n_examples, m, n, P.dimension,
+                     f"{G.spec} ({a_in.spec} -> {a_out.spec})", seconds=seconds)
     rng = np.random.default_rng(seed)
     v = rng.standard_normal((n_tasks, P.dimension))
     x = rng.standard_normal((n_tasks, n_examples, n), dtype=np.float32)
-    y = np.empty((n_tasks, n_examples, m), dtype=np.float32)
-    # the per-task weights (tasks x m x n) can dwarf the data: build them a chunk at a time
-    chunk = max(1, 2**24 // max(1, m * n))
-    for lo in range(0, n_tasks, chunk):
-        W = P.weight(v[lo:lo + chunk]).astype(np.float32)
-        np.einsum("tmn,ten->tem", W, x[lo:lo + chunk], out=y[lo:lo + chunk])
+    y = _outputs(P, v, x, progress)
     answer = Answer(P.basis(dtype=np.float64), P, "pattern",
                     f"exact pattern of {P.description}, dimension {P.dimension}")
     spec = f"{G.spec}: {a_in.spec} -> {a_out.spec}"
@@ -296,7 +380,8 @@ def save_npz(tasks: TaskSet, path: str | Path) -> None:
 
 def make_problem(name: str, *, n_tasks: int = 10_000, n_examples: int = 20, seed: int = 0,
                  group: str | None = None, in_action: str | None = None,
-                 out_action: str | None = None, data: str | Path | None = None) -> TaskSet:
+                 out_action: str | None = None, data: str | Path | None = None,
+                 progress: bool = False) -> TaskSet:
     """A problem by name (see :data:`PROBLEMS`), or the tasks of an ``.npz`` file."""
     if data is not None:
         return load_npz(data)
@@ -307,7 +392,7 @@ def make_problem(name: str, *, n_tasks: int = 10_000, n_examples: int = 20, seed
             raise SpecError("--problem equivariant needs --group, --in and --out "
                             "(e.g. --group cyclic:8 --in natural --out natural)")
         return equivariant_problem(group, in_action, out_action, n_tasks=n_tasks,
-                                   n_examples=n_examples, seed=seed)
+                                   n_examples=n_examples, seed=seed, progress=progress)
     raise SpecError(f"unknown problem {name!r}; choose from {', '.join(PROBLEMS)} "
                     "(or --data FILE.npz)")
 

@@ -35,7 +35,7 @@ from metasym.errors import MetasymError
 from metasym.files import (
     atomic_write,
     atomic_write_text,
-    check_regular_file,
+    open_regular,
     read_text_file,
     write_error,
 )
@@ -143,22 +143,44 @@ def _bad(path: Path, what: str) -> MetasymError:
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Tensors and metadata of a safetensors file; one-line :class:`MetasymError` when it
-    is missing, truncated or not a safetensors file."""
-    from safetensors import safe_open
+    is missing, truncated or not a safetensors file.
+
+    The file is read through :func:`~metasym.files.open_regular` and parsed from its bytes
+    (``safetensors.torch.load``), never by name: safetensors takes file names as UTF-8
+    strings and would call a run folder whose name is not valid UTF-8 (``run\\xff``)
+    unreadable."""
+    from safetensors.torch import load
 
     path = Path(path)
     if not os.path.lexists(path):
         raise _bad(path, "no checkpoint file (the run never reached its first checkpoint)")
-    check_regular_file(path, "a safetensors checkpoint")  # never a FIFO or a device
+    with open_regular(path, "a safetensors checkpoint") as f:  # never a FIFO or a device
+        data = f.read()
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = dict(f.metadata() or {})
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        meta = _header_metadata(data)
+        tensors = load(data)
     except Exception as e:  # safetensors raises its own error types
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise _bad(path, f"not a readable safetensors checkpoint (truncated or wrong "
                          f"kind of file: {msg})") from None
     return tensors, meta
+
+
+def _header_metadata(data: bytes) -> dict[str, str]:
+    """The ``__metadata__`` strings of a safetensors file's bytes (ValueError if the
+    header is not there)."""
+    if len(data) < 8:
+        raise ValueError("shorter than a safetensors header")
+    n = int.from_bytes(data[:8], "little")
+    if not 0 < n <= len(data) - 8:
+        raise ValueError("header length beyond the end of the file")
+    header = json.loads(data[8:8 + n])
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    meta = header.get("__metadata__") or {}
+    if not isinstance(meta, dict):
+        raise ValueError("__metadata__ is not an object")
+    return {str(k): str(v) for k, v in meta.items()}
 
 
 def load_state(path: str | Path, learner: torch.nn.Module, opt: Any,

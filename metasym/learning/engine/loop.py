@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -328,10 +329,14 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
             world.barrier()  # every rank has read the checkpoint before rank 0 rewrites it
     metrics_file = None
     if writer:
-        folder.write_config(resolved)
-        if resume:
+        if resume:  # staged: the run's own files change only once a checkpoint is complete
             history = folder.reopen(start, cfg.eval_every, binding["evals"])
-        else:
+        try:
+            folder.write_config(resolved)
+        except BaseException:
+            folder.discard()
+            raise
+        if not resume:
             arrays = problem.answer_arrays(cfg, source)
             if arrays is not None:
                 folder.write_answer(arrays)
@@ -373,10 +378,12 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
     def save(step: int) -> None:
         nonlocal last_saved
         if writer:  # rows up to `step` are on disk first
-            ck.save_checkpoint(ckpt_path, learner, opt, generator, metrics_file=metrics_file,
-                               step=step, loss_sum=float(loss_sum), since=since,
+            ck.save_checkpoint(folder.target(CHECKPOINT), learner, opt, generator,
+                               metrics_file=metrics_file, step=step,
+                               loss_sum=float(loss_sum), since=since,
                                extra={"seconds": time.perf_counter() - t_start,
                                       "world_size": world.size}, binding=binding)
+            folder.commit()  # a staged resume's files replace the run's (renames only)
         last_saved = step
 
     def allreduce(loss: torch.Tensor, stop: bool, w: float) -> tuple[torch.Tensor, bool]:
@@ -443,6 +450,11 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
     except BaseException:
         bar.close()
         ck.close_metrics(metrics_file, quiet=True)  # never mask the error on its way
+        if writer and folder.staged:  # a resume that never completed a checkpoint
+            folder.discard()
+            err = folder.unstaged(sys.exc_info()[1])
+            if err is not sys.exc_info()[1]:
+                raise err from None
         raise
     bar.close()
     ck.close_metrics(metrics_file)
@@ -470,8 +482,16 @@ def _train(cfg: RunConfig, problem: Any, learner: Any, source: Any, device: torc
         world_size=world.size, resumed_from=start if resume else None,
         extras=others | problem.final_extras(cfg, source, learner), history=history)
     if out_dir is not None:
-        if last_saved != cfg.steps:
-            save(cfg.steps)
-        if writer:
-            folder.write_final(result.to_json())
+        try:
+            if last_saved != cfg.steps:
+                save(cfg.steps)
+            if writer:
+                folder.write_final(result.to_json())  # commits a staged resume first
+        except BaseException as e:
+            if writer and folder.staged:
+                folder.discard()
+                err = folder.unstaged(e)
+                if err is not e:
+                    raise err from None
+            raise
     return result

@@ -36,12 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metasym.errors import MetasymError
+from metasym.errors import MetasymError, WriteError
 from metasym.files import (
     atomic_write,
     atomic_write_text,
     check_name_lengths,
     check_regular_file,
+    fsync_dir,
     open_regular,
     os_error_words,
     path_errors,
@@ -538,9 +539,20 @@ class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.metrics_file: Any = None
+        #: a resume in progress whose files are staged beside the run's (see
+        #: :meth:`reopen`) until its first checkpoint is complete
+        self.staged = False
+
+    def staging(self, name: str) -> Path:
+        """Where a resume writes ``name`` until :meth:`commit` (``.NAME.resume``)."""
+        return self.path / f".{name}.resume"
+
+    def target(self, name: str) -> Path:
+        """The file to write ``name`` to now: its staging name during a staged resume."""
+        return self.staging(name) if self.staged else self.path / name
 
     def write_config(self, config: dict[str, Any]) -> None:
-        atomic_write_text(self.path / CONFIG, json.dumps(config, indent=2, default=str) + "\n")
+        atomic_write_text(self.target(CONFIG), json.dumps(config, indent=2, default=str) + "\n")
 
     def write_answer(self, arrays: dict[str, Any]) -> None:
         import numpy as np
@@ -552,13 +564,15 @@ class RunFolder:
         atomic_write(self.path / ANSWER, write)
 
     def write_final(self, final: dict[str, Any]) -> None:
+        self.commit()
         atomic_write_text(self.path / FINAL, json.dumps(final, indent=2, default=str) + "\n")
 
     def open_metrics(self, append: bool) -> Any:
+        path = self.target(METRICS)
         try:
-            self.metrics_file = open(self.path / METRICS, "a" if append else "w")  # noqa: SIM115
+            self.metrics_file = open(path, "a" if append else "w")  # noqa: SIM115
         except OSError as e:
-            raise write_error(self.path / METRICS, e) from None
+            raise write_error(path, e) from None
         return self.metrics_file
 
     def append_metrics(self, row: dict[str, Any]) -> None:
@@ -570,12 +584,56 @@ class RunFolder:
                 raise write_error(self.path / METRICS, e) from None
 
     def reopen(self, step: int, eval_every: int, evals: Any = ()) -> list[dict]:
-        """Prepare to continue from the checkpoint at ``step``: keep the metrics rows it
-        covers, checked by :func:`read_history` to be exactly the rows the run wrote (rows
-        after them and a torn last line -- what a crash leaves -- are dropped; a row
-        missing, duplicated or damaged before is one line, and nothing is changed), then
-        remove ``final.json``."""
+        """Prepare to continue from the checkpoint at ``step``, **transactionally**: the
+        metrics rows it covers, checked by :func:`read_history` to be exactly the rows the
+        run wrote (rows after them and a torn last line -- what a crash leaves -- are
+        dropped; a row missing, duplicated or damaged before is one line), are written to
+        a staging file, and until :meth:`commit` every file of the resume (``config.json``,
+        ``metrics.jsonl``, the checkpoint) goes to its staging name (``.NAME.resume``).
+        A resume that fails before its first checkpoint is complete (a full disk, a
+        file-size limit, a non-finite loss) leaves the run folder byte for byte as it was
+        (:meth:`discard`); ``final.json`` is removed only by the commit."""
         kept = read_history(self.path, step, eval_every, evals)
-        atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
-        (self.path / FINAL).unlink(missing_ok=True)
+        self.discard()  # what an earlier resume killed before its commit may have left
+        self.staged = True
+        try:
+            atomic_write_text(self.target(METRICS), "".join(json.dumps(r) + "\n" for r in kept))
+        except BaseException:
+            self.discard()
+            raise
         return kept
+
+    def commit(self) -> None:
+        """Put a staged resume's files in place (renames only: no space needed), in an
+        order that leaves a readable run folder after a crash at any point: the metrics
+        (rows after the old checkpoint are allowed), then ``final.json`` removed (an
+        unfinished run at the old checkpoint), then ``config.json`` (only fields a resume
+        may change differ), then the checkpoint."""
+        if not self.staged:
+            return
+        for name in (METRICS, FINAL, CONFIG, CHECKPOINT):
+            if name == FINAL:
+                (self.path / FINAL).unlink(missing_ok=True)
+            elif self.staging(name).exists():
+                os.replace(self.staging(name), self.path / name)
+            fsync_dir(self.path)
+        self.staged = False
+
+    def unstaged(self, e: BaseException) -> BaseException:
+        """``e`` with the staging names in its message replaced by the run's file names
+        (a user is told which of the run's files could not be written)."""
+        if not isinstance(e, WriteError):
+            return e
+        msg, path = str(e), e.path
+        for name in (METRICS, CONFIG, CHECKPOINT):
+            msg = msg.replace(str(self.staging(name)), str(self.path / name))
+            if str(path) == str(self.staging(name)):
+                path = self.path / name
+        return WriteError(path, msg)
+
+    def discard(self) -> None:
+        """Remove a staged resume's files (the run's own files were never touched)."""
+        for name in (METRICS, CONFIG, CHECKPOINT):
+            with contextlib.suppress(OSError):
+                self.staging(name).unlink(missing_ok=True)
+        self.staged = False

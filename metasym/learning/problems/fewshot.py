@@ -223,7 +223,84 @@ class FewShotProblems(Problem):
         if cfg.model == "oracle" and aug.group_name() is None:
             raise SpecError(f"--model oracle needs an exact group in --augment (flip, vflip, "
                             f"rot90 or a combination), got {aug.spec()!r}")
+        self.check_plan(cfg)  # from the sizes alone: before any image or weight exists
         self.build_net(cfg, 1)  # sizes (channels vs field), one line
+
+    def planned_image_shape(self, cfg: Any) -> tuple[int, int, int]:
+        """``(channels, side, side)`` the run's images will have (before loading them)."""
+        o = self.options(cfg)
+        side = o.image_size or (84 if cfg.problem == "miniimagenet" else 28)
+        return (3 if cfg.problem == "miniimagenet" else 1, side, side)
+
+    def check_plan(self, cfg: Any) -> None:
+        """Refuse, from the options alone and before any data is generated or read and
+        before the network is built, a run whose meta-training step or network would not
+        fit in memory (``METASYM_MEMORY_LIMIT``): one line naming the options and the
+        estimate. The data set itself is checked by its loader (it knows how many images
+        there are), the step again once the images are loaded (:meth:`check_size`)."""
+        from metasym._limits import check_memory
+
+        o = self.options(cfg)
+        shape = self.planned_image_shape(cfg)
+        flags = (f"--image-size {shape[-1]}, --ways {o.ways}, --shots {o.shots}, "
+                 f"--queries {o.queries}, --channels {o.channels}, --blocks {o.blocks}")
+        check_memory(self._step_bytes(cfg, shape) + self._net_bytes(cfg),
+                     f"{flags}: a meta-training step and the network")
+        if cfg.problem == "glyphs":  # its class counts are bounded before it is built
+            from metasym.learning.data.glyphs import (
+                GLYPH_ALPHABETS,
+                GLYPH_BACKGROUND_ALPHABETS,
+                MAX_CHARACTERS_PER_ALPHABET,
+            )
+
+            chars = min(MAX_CHARACTERS_PER_ALPHABET, o.glyph_characters or 10**9)
+            n_bg = len(GLYPH_BACKGROUND_ALPHABETS)
+            n_ev = len(GLYPH_ALPHABETS) - n_bg
+            if o.glyph_alphabets is not None:
+                n_bg, n_ev = min(n_bg, o.glyph_alphabets), min(n_ev, o.glyph_alphabets)
+            most = chars * min(n_bg, n_ev)
+            if o.ways > most:
+                raise SpecError(f"--ways {o.ways}: an episode needs {o.ways} classes, but the "
+                                f"glyph set has at most {most} per split ({min(n_bg, n_ev)} "
+                                f"alphabets x at most {chars} characters); lower --ways")
+            import inspect
+
+            from metasym.learning.data.glyphs import glyph_dataset
+
+            per_class = inspect.signature(glyph_dataset).parameters["images_per_class"].default
+            if o.shots + o.queries > per_class:
+                raise SpecError(f"--shots {o.shots} + --queries {o.queries} = "
+                                f"{o.shots + o.queries} images per class, but the glyph set "
+                                f"has {per_class} per class; lower --shots or --queries")
+
+    def _net_bytes(self, cfg: Any) -> float:
+        """The network's weights with their gradients and Adam's two moments (float32,
+        3x3 kernels, the last block as wide as :func:`head_width`), an upper estimate for
+        the MSR factors too (their ``U`` blocks are at most ``|G|`` times the weights)."""
+        from metasym.learning.models.convnet import head_width
+
+        o = self.options(cfg)
+        order = self._order(cfg)
+        c, w = o.channels * order, head_width(o.channels, o.ways, order)
+        weights = 9.0 * (3 * c + max(o.blocks - 2, 0) * c * c + c * w) + w * o.ways
+        return weights * 4 * 4 * (2 if cfg.model.startswith("msr") else 1)
+
+    def _step_bytes(self, cfg: Any, image_shape: Any) -> float:
+        """Bytes of one meta-training step on images of ``image_shape`` (see
+        :meth:`check_size`)."""
+        from metasym.learning.models.convnet import head_width
+
+        o = self.options(cfg)
+        images = o.ways * (o.shots + o.queries)
+        loop = torch.device(cfg.device).type == "cpu"
+        at_once = 1 if loop else min(cfg.chunk_size or cfg.tasks_per_step, cfg.tasks_per_step)
+        side = int(image_shape[-1]) + 16
+        width = head_width(o.channels, o.ways, self._order(cfg))
+        # the first block's activations (the largest), about 12 float32 copies for the
+        # second-order backward, for the episodes held in one graph
+        acts = float(at_once) * images * width * side * side * 4 * 12
+        per_image = float(np.prod([int(v) for v in image_shape])) * 4
+        return at_once * images * per_image + acts
 
     def build_net(self, cfg: Any, in_channels: int) -> Any:
         from metasym.learning.models.convnet import build_convnet
@@ -264,21 +341,12 @@ class FewShotProblems(Problem):
         freed by its own backward pass), on CUDA ``--chunk-size`` episodes (all of a
         meta-batch by default) under ``vmap``."""
         from metasym._limits import check_memory
-        from metasym.learning.models.convnet import head_width
 
-        o = self.options(cfg)
-        images = o.ways * (o.shots + o.queries)
         loop = torch.device(cfg.device).type == "cpu"
         at_once = 1 if loop else min(cfg.chunk_size or cfg.tasks_per_step, cfg.tasks_per_step)
-        side = int(source.image_shape[-1]) + 16
-        width = head_width(o.channels, o.ways, self._order(cfg))
-        # the first block's activations (the largest), about 12 float32 copies for the
-        # second-order backward, for the episodes held in one graph
-        acts = at_once * images * width * side * side * 4 * 12
-        per_image = int(np.prod(source.image_shape)) * 4
         path = ("one episode at a time (CPU)" if loop else
                 f"{at_once} episodes under vmap (--chunk-size bounds it)")
-        check_memory(at_once * images * per_image + acts,
+        check_memory(self._step_bytes(cfg, source.image_shape),
                      f"a meta-training step ({path}; --ways, --queries, --channels)")
 
     def _order(self, cfg: Any) -> int:

@@ -137,7 +137,7 @@ class RegressionProblem(Problem):
             return ts
         return make_problem(cfg.problem, n_tasks=cfg.n_tasks, n_examples=cfg.n_examples,
                             seed=cfg.data_seed, group=o.group, in_action=o.in_action,
-                            out_action=o.out_action)
+                            out_action=o.out_action, progress=True)
 
     def task_source(self, cfg: Any, device: torch.device) -> RegressionSource:
         return RegressionSource(self.tasks(cfg), cfg.support, device)
