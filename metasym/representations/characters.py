@@ -96,7 +96,9 @@ class ConjugacyClass:
     element_order
         Order of every element of the class.
     index
-        Position of the representative in ``group.element_arrays``.
+        Position of the representative in ``group.element_arrays``; ``-1`` in tables
+        built without enumerating the group
+        (:mod:`~metasym.representations.symmetric_characters`).
     """
 
     size: int
@@ -203,9 +205,9 @@ class CharacterTable:
     >>> T.degrees, T.indicators
     ((1, 1, 2), (1, 1, 1))
     >>> [[str(v) for v in row] for row in T.values]
-    [['1', '1', '1'], ['1', '1', '-1'], ['2', '-1', '0']]
+    [['1', '1', '1'], ['1', '-1', '1'], ['2', '0', '-1']]
     >>> [(c.size, c.representative, c.element_order) for c in T.classes]
-    [(1, (0, 1, 2), 1), (2, (1, 2, 0), 3), (3, (1, 0, 2), 2)]
+    [(1, (0, 1, 2), 1), (3, (1, 0, 2), 2), (2, (1, 2, 0), 3)]
     """
 
     def __init__(self, group: FiniteGroup, classes: Sequence[ConjugacyClass],
@@ -422,8 +424,10 @@ class CharacterTable:
 
     def class_character(self, character: Sequence[Any]) -> list[Any]:
         """Values of a character given per element (in the order of
-        ``group.element_arrays``) read at the class representatives."""
-        return [character[c.index] for c in self.classes]
+        ``group.element_arrays``) read at the class representatives (located in the
+        enumerated group when a structured table did not record them: ``index`` -1)."""
+        return [character[c.index if c.index >= 0 else
+                          self.group.element_index(c.representative)] for c in self.classes]
 
 
 def _letter(k: int, T: CharacterTable) -> str:
@@ -643,6 +647,12 @@ def character_table(group: FiniteGroup, *, seed: int = 0) -> CharacterTable:
     >>> T.indicators
     (1, 0, 0)
     """
+    # chars-sym hook: S_n, A_n and direct products by their structure (no enumeration)
+    from metasym.representations.symmetric_characters import structured_character_table
+
+    structured = structured_character_table(group)
+    if structured is not None:
+        return structured
     t0 = time.perf_counter()
     G = group
     if G.order > CHARACTER_ORDER_LIMIT:

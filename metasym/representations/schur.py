@@ -203,7 +203,8 @@ def _element_classes(T: CharacterTable) -> np.ndarray:
     """Column of the table for every element (in ``group.element_arrays`` order)."""
     G = T.group
     out = np.empty(G.order, dtype=np.int64)
-    where = {c.index: k for k, c in enumerate(T.classes)}
+    where = {(c.index if c.index >= 0 else G.element_index(c.representative)): k
+             for k, c in enumerate(T.classes)}
     for members in G.conjugacy_class_indices:
         ks = [where[x] for x in members if x in where]
         out[list(members)] = ks[0]
