@@ -13,8 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Conjugacy classes (size, representative, element order), the "
         "irreducible characters with exact cyclotomic values (E(n) = exp(2 pi i/n)), their "
         "degrees and Frobenius-Schur indicators (1 real, 0 complex, -1 quaternionic). "
-        "Burnside-Dixon method modulo a prime; the group is enumerated, so its order is "
-        "limited (20000 elements, 200 classes).")
+        "Symmetric and alternating groups by their combinatorics (Murnaghan-Nakayama; "
+        "no enumeration, up to 1100 classes, e.g. symmetric:20), direct products by "
+        "tensoring their factors' tables; other groups by the Burnside-Dixon method "
+        "modulo a prime, which enumerates the group (20000 elements, 200 classes).")
     p.add_argument("spec", help="group spec, e.g. alternating:5 or "
                    "'perm:11:(0 1 2 3 4 5 6 7 8 9 10);(2 6 10 7)(3 9 4 5)'")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -327,6 +327,11 @@ class CharacterTable:
         :class:`~metasym.errors.MetasymError` when some multiplicity is not a
         non-negative integer (not a character)."""
         ints = _as_integers(character)
+        if ints is not None and len(ints) == self.n_classes:
+            from metasym.representations import table_checks as tc  # large E (chars-sym)
+
+            if tc.power_basis_cells(self) > tc.POWER_BASIS_CELLS:
+                return tc.decompose_by_traces(self, ints.tolist())
         if ints is not None and len(ints) == self.n_classes:  # fast path: one tensordot
             E, P = self.power_basis
             w = np.array([c.size for c in self.classes], dtype=np.int64) * ints
