@@ -646,7 +646,8 @@ def structured_character_table(group: FiniteGroup) -> CharacterTable | None:
     ``product(...)``), or :attr:`~metasym.groups.FiniteGroup.alt_sym` (a group of order
     ``n!`` or ``n!/2`` on ``n`` points is :math:`S_n` or :math:`A_n`; without a known
     order, sympy's ``is_alt_sym``, whose "yes" is certain, then the parity of the
-    generators). Groups of degree below 8 that are not named ``symmetric:n`` or
+    generators), and when that test says "no" (it can err that way), the order by
+    Schreier-Sims compared with ``n!`` and ``n!/2``. Groups of degree below 8 that are not named ``symmetric:n`` or
     ``alternating:n`` (``cyclic:3``, ``dihedral:3``, ``perm:...``) keep the generic method.
     """
     if group._factors:
@@ -660,6 +661,11 @@ def structured_character_table(group: FiniteGroup) -> CharacterTable | None:
         # a known order, else sympy's one-sided test (its "yes" is certain)
         try:
             kind = group.alt_sym
+            if kind is None and group.degree <= 1000:
+                # sympy's test may say "no" to S_n / A_n (with small probability): the
+                # order (Schreier-Sims, certain) decides; |G| = n! or n!/2 on n points
+                full = math.factorial(group.degree)
+                kind = {full: "symmetric", full // 2: "alternating"}.get(group.order)
         except TooLargeError:
             kind = None
     if kind == "symmetric":
