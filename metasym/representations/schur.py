@@ -804,12 +804,12 @@ def orbit_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None) -> Equi
         raise SpecError("exact=True needs rational small factors")
     exact = rational if exact is None else bool(exact)
     n_pts, m_pts = ax.degree, ay.degree
+    if m_pts * n_pts * a * b > ORBIT_CELLS:  # refused before any work
+        raise TooLargeError(f"the orbit method would place {m_pts * n_pts * a * b} entries "
+                            f"({m_pts * b} x {n_pts * a}), above {ORBIT_CELLS}")
     labels = pair_orbit_labels(ax.generator_images, ay.generator_images).reshape(-1)
     _, first = np.unique(labels, return_index=True)
     K = len(first)
-    if m_pts * n_pts * a * b > ORBIT_CELLS:
-        raise TooLargeError(f"the orbit method would place {m_pts * n_pts * a * b} entries "
-                            f"({K} orbits), above {ORBIT_CELLS}")
     if G.order_exceeds(ELEMENT_LIMIT) or G.order * K > ORBIT_CELLS:
         # chars-sym: stabilisers and transversals from the generators, no listing
         return _orbit_basis_generators(sin, sout, labels, exact, rep_in, rep_out)
