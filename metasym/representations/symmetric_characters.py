@@ -65,10 +65,13 @@ from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from functools import cache, lru_cache
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from metasym.errors import TooLargeError
 from metasym.groups import FiniteGroup
@@ -182,39 +185,50 @@ def symmetric_class_representative(mu: Sequence[int]) -> tuple[int, ...]:
 
 
 # ----- Murnaghan-Nakayama -----------------------------------------------------------------------
-def _rim_hook_removals(lam: Partition):
-    """Yield ``(r, kappa, sign)`` for every rim hook of ``lam``: removing it (length
-    ``r``) leaves ``kappa`` with sign :math:`(-1)^{\\text{height}}`. On the beta-set
-    :math:`\\beta_i = \\lambda_i + k - 1 - i`, a rim hook is a bead moved from ``b`` to an
-    empty ``b - r >= 0``; its height is the number of beads strictly in between."""
+def _rim_hook_removals(lam: Partition, lengths: Sequence[int] | None = None):
+    r"""Yield ``(r, kappa, sign)`` for every rim hook of ``lam`` (of a length in
+    ``lengths``, default all): removing it (length ``r``) leaves ``kappa`` with sign
+    :math:`(-1)^{\text{height}}`. On the beta-set :math:`\beta_i = \lambda_i + k - 1 - i`,
+    a rim hook is a bead moved from ``b`` to an empty ``b - r >= 0``; its height is the
+    number of beads strictly in between."""
     k = len(lam)
     beta = [lam[i] + k - 1 - i for i in range(k)]
+    asc = beta[::-1]
     occupied = set(beta)
-    for b in beta:
-        between = 0
-        for target in range(b - 1, -1, -1):
-            if target in occupied:
-                between += 1
+    shift = list(range(k - 1, -1, -1))
+    rs = range(1, (beta[0] if beta else 0) + 1) if lengths is None else lengths
+    for i, b in enumerate(beta):
+        for r in rs:
+            target = b - r
+            if target < 0 or target in occupied:
                 continue
-            new = sorted([x for x in beta if x != b] + [target], reverse=True)
-            kappa = tuple(p for p in (new[j] - (k - 1 - j) for j in range(k)) if p > 0)
-            yield b - target, kappa, -1 if between % 2 else 1
+            between = bisect_left(asc, b) - bisect_right(asc, target)
+            # bead b (index i) moves to target, below the `between` beads after it
+            new = beta[:i] + beta[i + 1:i + 1 + between] + [target] + beta[i + 1 + between:]
+            kappa = tuple(x - s for x, s in zip(new, shift) if x > s)
+            yield r, kappa, -1 if between % 2 else 1
 
 
 @lru_cache(maxsize=8)
-def _removal_matrices(n: int) -> dict[tuple[int, int], np.ndarray]:
-    """Dense int64 ``R[(m, r)]`` (``p(m) x p(m - r)``) for all ``1 <= r <= m <= n``."""
+def _removal_matrices(n: int) -> dict[tuple[int, int], Any]:
+    """Sparse int64 ``R[(m, r)]`` (``p(m) x p(m - r)``, CSR) for the pairs the columns of
+    :math:`S_n` use: parts are applied smallest first, so a part ``r`` reaching the
+    partial sum ``m`` is followed by parts of at least ``r`` (``m = n`` or
+    ``n - m >= r``)."""
     index = {m: {lam: i for i, lam in enumerate(partitions(m))} for m in range(n + 1)}
-    out: dict[tuple[int, int], np.ndarray] = {}
+    out: dict[tuple[int, int], Any] = {}
     for m in range(1, n + 1):
-        mats = {r: np.zeros((len(index[m]), len(index[m - r])), dtype=np.int64)
-                for r in range(1, m + 1)}
+        lengths = list(range(1, m + 1)) if m == n else list(range(1, min(m, n - m) + 1))
+        rows: dict[int, list[tuple[int, int, int]]] = {r: [] for r in lengths}
         for i, lam in enumerate(partitions(m)):
-            for r, kappa, sign in _rim_hook_removals(lam):
-                mats[r][i, index[m - r][kappa]] += sign
-        for r, M in mats.items():
-            M.setflags(write=False)
-            out[(m, r)] = M
+            for r, kappa, sign in _rim_hook_removals(lam, lengths):
+                rows[r].append((i, index[m - r][kappa], sign))
+        for r, entries in rows.items():
+            ii, jj, vv = (np.array(x, dtype=np.int64).reshape(-1)
+                          for x in zip(*entries)) if entries else ([], [], [])
+            out[(m, r)] = sp.csr_matrix((vv, (ii, jj)),
+                                        shape=(len(index[m]), len(index[m - r])),
+                                        dtype=np.int64)
     return out
 
 
@@ -328,10 +342,26 @@ _INT_CACHE: dict[int, Cyclotomic] = {}
 def _int(v: int) -> Cyclotomic:
     c = _INT_CACHE.get(v)
     if c is None:
-        c = Cyclotomic.integer(v)
+        c = Cyclotomic.integer(v) if abs(v) < 2 else _integer(v)
         if len(_INT_CACHE) < 1_000_000:
             _INT_CACHE[v] = c
     return c
+
+
+def _integer(v: int) -> Cyclotomic:
+    """The rational integer ``v`` as a :class:`Cyclotomic`, built directly: conductor 1,
+    coefficients ``(v,)`` are already canonical (what ``Cyclotomic.integer`` returns)."""
+    c = Cyclotomic.__new__(Cyclotomic)
+    c._n, c._c = 1, (int(v),)
+    return c
+
+
+def _as_cyclotomic(X: np.ndarray) -> list[list[Cyclotomic]]:
+    """An integer matrix as rows of shared :class:`Cyclotomic` objects (one per value)."""
+    uniq, inv = np.unique(X, return_inverse=True)
+    objs = np.empty(uniq.size, dtype=object)
+    objs[:] = [_int(int(u)) for u in uniq]
+    return objs[inv.reshape(X.shape)].tolist()
 
 
 def _row_order(values: Sequence[Sequence[Cyclotomic]], degrees: Sequence[int],
@@ -395,6 +425,19 @@ def _multiplier_is_odd(part: int, j: int) -> bool:
     return (part - cycles) % 2 == 1
 
 
+def _is_kind(group: FiniteGroup, kind: str) -> bool:
+    """Whether ``group`` is all of :math:`S_n` (``kind="symmetric"``) or :math:`A_n` on its
+    ``n`` points: the groups layer's record, else the order (``n!`` or ``n!/2``)."""
+    n = group.degree
+    if group._kind == kind or group.alt_sym == kind:
+        return True
+    if n <= 2 and kind == "alternating":
+        return group.order == 1
+    if n > 1000:
+        return False
+    return group.order == math.factorial(n) // (2 if kind == "alternating" else 1)
+
+
 # ----- symmetric groups ---------------------------------------------------------------------------
 def symmetric_character_table(group: FiniteGroup) -> CharacterTable:
     r"""The character table of ``group``, which must be all of :math:`S_n` on its ``n``
@@ -412,7 +455,7 @@ def symmetric_character_table(group: FiniteGroup) -> CharacterTable:
     """
     t0 = time.perf_counter()
     n = group.degree
-    if group.alt_sym != "symmetric" and not (n == 1 and group.order == 1):
+    if not _is_kind(group, "symmetric"):
         raise ValueError(f"{group.spec[:80]} is not the symmetric group on its points")
     _check_classes("the symmetric-group method", group.spec, _n_partitions(n))
     lams = partitions(n)
@@ -427,7 +470,7 @@ def symmetric_character_table(group: FiniteGroup) -> CharacterTable:
         o = math.lcm(*mu)
         classes.append(ConjugacyClass(class_size(mu), symmetric_class_representative(mu), o, -1))
         power_maps.append([index[_power_type(mu, j)] for j in range(o)])
-    values = [[_int(int(v)) for v in row] for row in X.tolist()]
+    values = _as_cyclotomic(X)
     rows = _row_order(values, degrees, [(i,) for i in range(len(lams))])
     return CharacterTable(
         group, classes, [values[i] for i in rows], [degrees[i] for i in rows],
@@ -465,7 +508,7 @@ def alternating_character_table(group: FiniteGroup) -> CharacterTable:
     """
     t0 = time.perf_counter()
     n = group.degree
-    if group.alt_sym != "alternating" and not (n <= 2 and group.order == 1):
+    if not _is_kind(group, "alternating"):
         raise ValueError(f"{group.spec[:80]} is not the alternating group on its points")
     if n < 3:  # the trivial group (on 1 or 2 points)
         cls = ConjugacyClass(1, tuple(range(n)), 1, -1)
