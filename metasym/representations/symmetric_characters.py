@@ -209,26 +209,58 @@ def _rim_hook_removals(lam: Partition, lengths: Sequence[int] | None = None):
             yield r, kappa, -1 if between % 2 else 1
 
 
+def _needed_lengths(m: int, n: int) -> list[int]:
+    """Hook lengths ``r`` whose matrix ``R[(m, r)]`` the columns of :math:`S_n` use: parts
+    are applied smallest first, so a part ``r`` reaching the partial sum ``m`` is followed
+    by parts of at least ``r`` (``m = n`` or ``n - m >= r``)."""
+    return list(range(1, m + 1)) if m == n else list(range(1, min(m, n - m) + 1))
+
+
+def _bead_keys(m: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(betas, keys)`` for the partitions of ``m`` on an abacus of ``n`` beads:
+    :math:`\beta_i = \lambda_i + n - 1 - i` and the bitmask of the occupied positions."""
+    parts = np.zeros((len(partitions(m)), n), dtype=np.int64)
+    for i, lam in enumerate(partitions(m)):
+        parts[i, :len(lam)] = lam
+    betas = parts + np.arange(n - 1, -1, -1)[None, :]
+    keys = (np.int64(1) << betas).sum(axis=1)
+    return betas, keys
+
+
 @lru_cache(maxsize=8)
 def _removal_matrices(n: int) -> dict[tuple[int, int], Any]:
-    """Sparse int64 ``R[(m, r)]`` (``p(m) x p(m - r)``, CSR) for the pairs the columns of
-    :math:`S_n` use: parts are applied smallest first, so a part ``r`` reaching the
-    partial sum ``m`` is followed by parts of at least ``r`` (``m = n`` or
-    ``n - m >= r``)."""
-    index = {m: {lam: i for i, lam in enumerate(partitions(m))} for m in range(n + 1)}
+    r"""Sparse int64 ``R[(m, r)]`` (``p(m) x p(m - r)``, CSR) for the pairs
+    :func:`_needed_lengths` lists, vectorised on an abacus of ``n`` beads (the same for
+    every ``m``, so a partition keeps its key when a hook is removed): a hook of length
+    ``r`` moves a bead from ``b`` to an empty ``b - r``, with sign :math:`(-1)^h`, ``h``
+    the beads strictly in between (prefix sums of the occupancy). Checked against
+    :func:`_rim_hook_removals` in the tests."""
+    if n > 30:  # keys are bitmasks of 2n positions
+        raise TooLargeError(f"the symmetric-group method handles n <= 30, got {n}")
+    abacus = {m: _bead_keys(m, n) for m in range(n + 1)}
+    order = {m: np.argsort(k) for m, (_, k) in abacus.items()}
     out: dict[tuple[int, int], Any] = {}
     for m in range(1, n + 1):
-        lengths = list(range(1, m + 1)) if m == n else list(range(1, min(m, n - m) + 1))
-        rows: dict[int, list[tuple[int, int, int]]] = {r: [] for r in lengths}
-        for i, lam in enumerate(partitions(m)):
-            for r, kappa, sign in _rim_hook_removals(lam, lengths):
-                rows[r].append((i, index[m - r][kappa], sign))
-        for r, entries in rows.items():
-            ii, jj, vv = (np.array(x, dtype=np.int64).reshape(-1)
-                          for x in zip(*entries)) if entries else ([], [], [])
-            out[(m, r)] = sp.csr_matrix((vv, (ii, jj)),
-                                        shape=(len(index[m]), len(index[m - r])),
-                                        dtype=np.int64)
+        betas, keys = abacus[m]
+        p = betas.shape[0]
+        occ = np.zeros((p, m + n), dtype=np.int64)
+        np.put_along_axis(occ, betas, 1, axis=1)
+        cum = np.cumsum(occ, axis=1)
+        rows = np.broadcast_to(np.arange(p)[:, None], betas.shape)
+        for r in _needed_lengths(m, n):
+            t = betas - r
+            ok = t >= 0
+            ok[ok] = occ[rows[ok], t[ok]] == 0
+            i, b, tt = rows[ok], betas[ok], t[ok]
+            between = cum[i, b - 1] - cum[i, tt]
+            new = keys[i] - (np.int64(1) << b) + (np.int64(1) << tt)
+            _, k2 = abacus[m - r]
+            pos = np.searchsorted(k2, new, sorter=order[m - r])
+            j = order[m - r][np.minimum(pos, k2.size - 1)]
+            if (k2[j] != new).any():  # pragma: no cover - a hook removal is a partition
+                raise ArithmeticError(f"a rim hook removal left no partition of {m - r}")
+            out[(m, r)] = sp.csr_matrix((np.where(between % 2, -1, 1), (i, j)),
+                                        shape=(p, k2.size), dtype=np.int64)
     return out
 
 
@@ -469,7 +501,14 @@ def symmetric_character_table(group: FiniteGroup) -> CharacterTable:
     for mu in mus:
         o = math.lcm(*mu)
         classes.append(ConjugacyClass(class_size(mu), symmetric_class_representative(mu), o, -1))
-        power_maps.append([index[_power_type(mu, j)] for j in range(o)])
+        by_gcd: dict[int, int] = {}  # z^j depends on j through gcd(j, o) only
+        pm = []
+        for j in range(o):
+            d = math.gcd(j, o)
+            if d not in by_gcd:
+                by_gcd[d] = index[_power_type(mu, d)]
+            pm.append(by_gcd[d])
+        power_maps.append(pm)
     values = _as_cyclotomic(X)
     rows = _row_order(values, degrees, [(i,) for i in range(len(lams))])
     return CharacterTable(
@@ -539,13 +578,17 @@ def alternating_character_table(group: FiniteGroup) -> CharacterTable:
         o = math.lcm(*mu)
         classes.append(ConjugacyClass(size, tuple(rep), o, -1))
         pm = []
+        by_gcd: dict[int, int] = {}
         for j in range(o):
-            nu = _power_type(mu, j)
-            if splits(nu):  # then nu == mu and gcd(j, o) == 1
+            d = math.gcd(j, o)
+            if d == 1 and splits(mu):  # z^j has the type of z: which half?
                 odd = sum(_multiplier_is_odd(p, j) for p in mu) % 2
-                pm.append(where[(nu, half ^ odd)])
-            else:
-                pm.append(where[(nu, 0)])
+                pm.append(where[(mu, half ^ odd)])
+                continue
+            if d not in by_gcd:  # otherwise z^j depends on gcd(j, o) only, never split
+                nu = _power_type(mu, d)
+                by_gcd[d] = where[(nu, half if nu == mu else 0)]
+            pm.append(by_gcd[d])
         power_maps.append(pm)
 
     values: list[list[Cyclotomic]] = []

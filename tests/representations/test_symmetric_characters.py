@@ -99,6 +99,24 @@ def test_hook_lengths_agree_with_murnaghan_nakayama(n):
     assert murnaghan_nakayama(lam, (1,) * n) == hook_length_degree(lam)
 
 
+def test_vectorised_rim_hooks_match_the_reference():
+    from metasym.representations.symmetric_characters import (
+        _needed_lengths,
+        _removal_matrices,
+        _rim_hook_removals,
+    )
+
+    for n in (6, 9):
+        R = _removal_matrices(n)
+        for m in range(1, n + 1):
+            for r in _needed_lengths(m, n):
+                M = np.zeros(R[(m, r)].shape, dtype=np.int64)
+                for i, lam in enumerate(partitions(m)):
+                    for _, kappa, sign in _rim_hook_removals(lam, [r]):
+                        M[i, partitions(m - r).index(kappa)] += sign
+                assert (M == R[(m, r)].toarray()).all(), (n, m, r)
+
+
 def test_murnaghan_nakayama_small_cases_by_hand():
     # S3: chi^(2,1) = (2, 0, -1); S4 standard (3,1) = (3, 1, -1, 0, -1)
     assert [murnaghan_nakayama((2, 1), mu) for mu in [(1, 1, 1), (2, 1), (3,)]] == [2, 0, -1]
