@@ -43,7 +43,10 @@ verifies the result (orthogonality exactly, and more). Measured on 2 shared core
 
 Rows: the trivial character first, then by degree (ties by the exact values). Columns:
 the identity first, then the classes in the order of
-:attr:`~metasym.groups.FiniteGroup.conjugacy_class_indices`.
+:attr:`~metasym.groups.FiniteGroup.conjugacy_class_indices`. (Symmetric and alternating
+groups and direct products are computed first by
+:mod:`~metasym.representations.symmetric_characters`, without enumeration: columns by
+cycle type, ``ConjugacyClass.index`` -1.)
 """
 
 from __future__ import annotations

@@ -708,9 +708,18 @@ def _tensor(A: CharacterTable, B: CharacterTable, offset: int) -> CharacterTable
             pa, pb = A.power_maps[ka], B.power_maps[kb]
             power_maps.append([pa[j % len(pa)] * rb + pb[j % len(pb)] for j in range(o)])
     values = []
+    products: dict[tuple[Cyclotomic, Cyclotomic], Cyclotomic] = {}  # few distinct values
+
+    def mul(x: Cyclotomic, y: Cyclotomic) -> Cyclotomic:
+        key = (x, y)
+        v = products.get(key)
+        if v is None:
+            v = products[key] = _mul(x, y)
+        return v
+
     for ra in A.values:
         for rbv in B.values:
-            values.append([_mul(x, y) for x in ra for y in rbv])
+            values.append([mul(x, y) for x in ra for y in rbv])
     degrees = [da * db for da in A.degrees for db in B.degrees]
     indicators = [ia * ib for ia in A.indicators for ib in B.indicators]
     return CharacterTable(A.group, classes, values, degrees, indicators, power_maps)

@@ -80,22 +80,36 @@ def _mm(a: np.ndarray, b: np.ndarray, q: int) -> np.ndarray:
     return matmul_mod(a, b, q)
 
 
-def _images(coords: list[tuple[int, tuple[int, ...]]], F: int, q: int, conjugate: bool
-            ) -> np.ndarray:
-    """Images mod ``q`` of values (``(conductor, coefficients)``, conductors dividing
-    ``F``) under the ``phi(F)`` embeddings :math:`\\zeta_F \\mapsto \\omega^t`:
-    ``(len(coords), phi(F))``."""
-    omega = primitive_root_of_unity(F, q)
-    ts = np.array([t for t in range(1, F + 1) if math.gcd(t, F) == 1], dtype=np.int64) % F
-    exps = (-ts) % F if conjugate else ts
-    out = np.zeros((len(coords), ts.size), dtype=np.int64)
-    by_n: dict[int, list[int]] = {}
-    for i, (n, _) in enumerate(coords):
-        by_n.setdefault(n, []).append(i)
-    for n, where in by_n.items():
-        c = np.array([coords[i][1] for i in where], dtype=object) % q
-        out[where] = matmul_mod(c.astype(np.int64), evaluation_matrix(n, F, q, omega, exps), q)
-    return out
+class _Coordinates:
+    """Every value's conductor and power-basis coordinates, grouped by conductor once
+    (``coefs[n]`` rows, ``pos[i, k]`` the row of value ``(i, k)`` in its group)."""
+
+    def __init__(self, values: Any, r: int, c: int) -> None:
+        self.cond = np.array([[v.conductor for v in row] for row in values],
+                             dtype=np.int64).reshape(r, c)
+        self.pos = np.zeros((r, c), dtype=np.int64)
+        self.coefs: dict[int, np.ndarray] = {}
+        for n in np.unique(self.cond).tolist():
+            where = np.argwhere(self.cond == n)
+            self.pos[where[:, 0], where[:, 1]] = np.arange(len(where))
+            self.coefs[n] = np.array([values[i][k].coefficients for i, k in where.tolist()],
+                                     dtype=np.int64).reshape(len(where), euler_phi(n))
+
+    def images(self, cols: Any, F: int, q: int, conjugate: bool) -> np.ndarray:
+        """Images mod ``q`` of the values in columns ``cols`` (conductors dividing ``F``)
+        under the ``phi(F)`` embeddings :math:`\\zeta_F \\mapsto \\omega^t`:
+        ``(rows, len(cols), phi(F))``."""
+        omega = primitive_root_of_unity(F, q)
+        ts = np.array([t for t in range(1, F + 1) if math.gcd(t, F) == 1],
+                      dtype=np.int64) % F
+        exps = (-ts) % F if conjugate else ts
+        cond, pos = self.cond[:, cols], self.pos[:, cols]
+        out = np.zeros(cond.shape + (ts.size,), dtype=np.int64)
+        for n in np.unique(cond).tolist():
+            m = cond == n
+            C = self.coefs[n][pos[m]] % q
+            out[m] = matmul_mod(C, evaluation_matrix(n, F, q, omega, exps), q)
+        return out
 
 
 def _float_bound(x: float) -> int:
@@ -110,7 +124,8 @@ def orthogonality_multimodular(table: Any) -> tuple[tuple[int, str], tuple[int |
     r, c = len(values), len(table.classes)
     N = int(table.group.order)
     sizes = [int(cl.size) for cl in table.classes]
-    cond = np.array([[v.conductor for v in row] for row in values], dtype=np.int64).reshape(r, c)
+    coords = _Coordinates(values, r, c)
+    cond = coords.cond
     L1 = np.array([[sum(abs(x) for x in v.coefficients) for v in row] for row in values],
                   dtype=np.float64).reshape(r, c)
     col_n = [math.lcm(1, *cond[:, k].tolist()) for k in range(c)]
@@ -137,15 +152,9 @@ def orthogonality_multimodular(table: Any) -> tuple[tuple[int, str], tuple[int |
             for x, k in enumerate(ka):
                 if N % sizes[k]:
                     block_bad[x, [y for y, m in enumerate(kb) if m == k]] = True
-            va = [(values[i][k].conductor, values[i][k].coefficients)
-                  for i in range(r) for k in ka]
-            vb = [(values[i][m].conductor, values[i][m].coefficients)
-                  for i in range(r) for m in kb]
             for q in qs:
-                A = _images(va, F, q, False)
-                B = _images(vb, F, q, True)
-                A = A.reshape(r, len(ka), -1)
-                B = B.reshape(r, len(kb), -1)
+                A = coords.images(ka, F, q, False)
+                B = coords.images(kb, F, q, True)
                 w = np.array([[0 if v is None else v % q for v in row] for row in want],
                              dtype=np.int64).reshape(len(ka), len(kb))
                 for t in range(A.shape[2]):
@@ -157,7 +166,7 @@ def orthogonality_multimodular(table: Any) -> tuple[tuple[int, str], tuple[int |
     E = math.lcm(1, *col_n)
     phiE = euler_phi(E)
     if r * c * phiE <= ROW_EMBEDDING_CELLS:
-        rows = _rows_direct(table, E, L1, N, sizes, qmax)
+        rows = _rows_direct(coords, E, L1, N, sizes)
         how_rows = "rows checked directly"
     else:
         rows = (None, "")
@@ -169,18 +178,16 @@ def orthogonality_multimodular(table: Any) -> tuple[tuple[int, str], tuple[int |
     return cols, rows, how
 
 
-def _rows_direct(table: Any, E: int, L1: np.ndarray, N: int, sizes: list[int],
-                 qmax: int) -> tuple[int, str]:
-    values = table.values
+def _rows_direct(coords: _Coordinates, E: int, L1: np.ndarray, N: int,
+                 sizes: list[int]) -> tuple[int, str]:
     r, c = L1.shape
     sz = np.array([float(s) for s in sizes])
     bound = _float_bound(float(((L1 * sz[None, :]) @ L1.T).max(initial=0.0)) + N)
     qs = _primes(E, bound, math.isqrt(2**53 // max(c, 1)))
     bad = np.zeros((r, r), dtype=bool)
-    flat = [(v.conductor, v.coefficients) for row in values for v in row]
     for q in qs:
-        A = _images(flat, E, q, False).reshape(r, c, -1)
-        B = _images(flat, E, q, True).reshape(r, c, -1)
+        A = coords.images(slice(None), E, q, False)
+        B = coords.images(slice(None), E, q, True)
         s = np.array([x % q for x in sizes], dtype=np.int64)
         want = (N % q) * np.eye(r, dtype=np.int64)
         for t in range(A.shape[2]):
@@ -204,22 +211,37 @@ def square_roots_of_one(table: Any) -> tuple[int, str]:
     return total, "the table's classes of elements of order 1 and 2 (group not listed)"
 
 
-def indicator_sums(table: Any) -> list[Any]:
-    r""":math:`\sum_k |C_k|\chi_i(z_k^2)` per row, exactly: rational values summed as
-    Python integers, the others as :class:`~metasym.representations.cyclotomic.Cyclotomic`
-    (an ``int`` or a ``Cyclotomic`` per row)."""
+def indicator_sums(table: Any) -> list[int | None]:
+    r""":math:`\sum_k |C_k|\chi_i(z_k^2)` per row as an exact Python integer, or ``None``
+    where the sum is not a rational integer. Rational values are summed as Python integers;
+    the others are grouped by value (few per row) and added in the power basis of one
+    field with Python-integer coordinates (class sizes such as :math:`22!/z_\mu` exceed
+    int64)."""
+    from metasym.representations.cyclotomic import reduce_power_basis
+
     squares = [pm[2 % len(pm)] for pm in table.power_maps]
     sizes = [int(cl.size) for cl in table.classes]
-    out: list[Any] = []
+    out: list[int | None] = []
     for row in table.values:
-        rational, other = 0, None
+        rational, other = 0, {}
         for k, s in enumerate(sizes):
             v = row[squares[k]]
             if v.is_rational:
                 rational += s * v.coefficients[0]
-            else:
-                other = v * s if other is None else other + v * s
-        out.append(rational if other is None else other + rational)
+            else:  # grouped by value: few distinct irrationalities per row
+                other[v] = other.get(v, 0) + s
+        if not other:
+            out.append(rational)
+            continue
+        n = math.lcm(*(v.conductor for v in other))
+        acc = [0] * euler_phi(n)
+        acc[0] = rational
+        for v, s in other.items():
+            lifted = np.zeros(n, dtype=np.int64)
+            lifted[np.arange(len(v.coefficients)) * (n // v.conductor)] = v.coefficients
+            for j, x in enumerate(reduce_power_basis(lifted, n).tolist()):
+                acc[j] += s * x
+        out.append(acc[0] if not any(acc[1:]) else None)
     return out
 
 
