@@ -671,7 +671,9 @@ def product_character_table(group: FiniteGroup,
     for f, U in zip(factors[1:], tables[1:]):
         T = _tensor(T, U, offset)
         offset += f.degree
-    rows = _row_order(T.values, T.degrees)
+    # ties broken by the factors' row numbers (each factor's rows are already ordered)
+    labels = list(np.ndindex(*[len(U.values) for U in tables]))
+    rows = _row_order(T.values, T.degrees, labels)
     methods = "; ".join(f"{f.spec[:40]}: {U.method}" for f, U in zip(factors, tables))
     return CharacterTable(
         group, T.classes, [T.values[i] for i in rows], [T.degrees[i] for i in rows],
@@ -707,19 +709,18 @@ def _tensor(A: CharacterTable, B: CharacterTable, offset: int) -> CharacterTable
             o = math.lcm(a.element_order, b.element_order)
             pa, pb = A.power_maps[ka], B.power_maps[kb]
             power_maps.append([pa[j % len(pa)] * rb + pb[j % len(pb)] for j in range(o)])
+    # few distinct values: number them, multiply each pair of distinct values once
+    da: dict[Cyclotomic, int] = {}
+    db: dict[Cyclotomic, int] = {}
+    ia = [[da.setdefault(v, len(da)) for v in row] for row in A.values]
+    ib = [[db.setdefault(v, len(db)) for v in row] for row in B.values]
+    va, vb = list(da), list(db)
+    table = np.empty((len(va), len(vb)), dtype=object)
+    table[:] = [[_mul(x, y) for y in vb] for x in va]
     values = []
-    products: dict[tuple[Cyclotomic, Cyclotomic], Cyclotomic] = {}  # few distinct values
-
-    def mul(x: Cyclotomic, y: Cyclotomic) -> Cyclotomic:
-        key = (x, y)
-        v = products.get(key)
-        if v is None:
-            v = products[key] = _mul(x, y)
-        return v
-
-    for ra in A.values:
-        for rbv in B.values:
-            values.append([mul(x, y) for x in ra for y in rbv])
+    for ra in ia:
+        for rbv in ib:
+            values.append(table[np.ix_(ra, rbv)].reshape(-1).tolist())
     degrees = [da * db for da in A.degrees for db in B.degrees]
     indicators = [ia * ib for ia in A.indicators for ib in B.indicators]
     return CharacterTable(A.group, classes, values, degrees, indicators, power_maps)

@@ -335,7 +335,8 @@ def test_cli_large_groups_with_check(capsys, spec):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("spec, classes", [("symmetric:20", 627), ("alternating:20", 324)])
+@pytest.mark.parametrize("spec, classes", [("symmetric:20", 627), ("alternating:20", 324),
+                                           ("symmetric:21", 792)])  # 21! > 2^63
 def test_degree_twenty(capsys, spec, classes):
     t0 = time.perf_counter()
     code, out, _ = run(capsys, "characters", spec, "--check", "--json")
