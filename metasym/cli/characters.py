@@ -13,15 +13,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Conjugacy classes (size, representative, element order), the "
         "irreducible characters with exact cyclotomic values (E(n) = exp(2 pi i/n)), their "
         "degrees and Frobenius-Schur indicators (1 real, 0 complex, -1 quaternionic). "
-        "Groups of order up to 20000 are enumerated (Burnside-Dixon modulo a prime); larger "
-        "ones are never listed: classes by random search over a stabiliser chain, then "
-        "Dixon-Schneider (limits: 200 classes, 1000 points).")
+        "Groups of order up to 20000 are enumerated (Burnside-Dixon modulo a prime). Larger "
+        "ones are never listed: symmetric and alternating groups by their combinatorics "
+        "(Murnaghan-Nakayama, up to 1100 classes, e.g. symmetric:20), direct products by "
+        "tensoring their factors' tables, other groups by random search for classes over a "
+        "stabiliser chain, then Dixon-Schneider (limits: 200 classes, 1000 points).")
     p.add_argument("spec", help="group spec, e.g. alternating:5 or "
                    "'perm:11:(0 1 2 3 4 5 6 7 8 9 10);(2 6 10 7)(3 9 4 5)'")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--method", choices=("auto", "enumerate", "search"), default="auto",
-                   help="enumerate the group (order <= 20000), search for classes from the "
-                   "generators without listing it, or auto (enumerate when small; default)")
+    p.add_argument("--method", choices=("auto", "structured", "enumerate", "search"),
+                   default="auto",
+                   help="structured (symmetric/alternating groups and products, no listing), "
+                   "enumerate the group (order <= 20000), search for classes from the "
+                   "generators without listing it, or auto (enumerate up to order 20000; "
+                   "above, structured where it applies, else search; default)")
     p.add_argument("--decompose", metavar="ACTION", action="append", default=[],
                    help="multiplicities of the irreducibles in the permutation "
                    "representation of an action spec (natural, regular, tensor(natural,"

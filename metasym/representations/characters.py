@@ -102,7 +102,10 @@ cyclotomic field, :math:`r^2\varphi(E)` integers: PSL(2,125) peaks at 529 MB wit
 Rows: the trivial character first, then by degree (ties by the exact values). Columns:
 the identity first, then the classes in the order of
 :attr:`~metasym.groups.FiniteGroup.conjugacy_class_indices` (enumeration), or by element
-order, larger classes first (search).
+order, larger classes first (search). Symmetric and alternating groups and direct products
+above order :data:`CHARACTER_ORDER_LIMIT` (or with ``method="structured"``) are computed
+by :mod:`~metasym.representations.symmetric_characters`, without enumeration: columns by
+cycle type, ``ConjugacyClass.index`` -1.
 """
 
 from __future__ import annotations
@@ -143,7 +146,7 @@ CHARACTER_ORDER_LIMIT = CONJUGACY_LIMIT
 #: Largest number of conjugacy classes (the class coefficients are an r^3 array).
 CHARACTER_CLASS_LIMIT = 200
 #: ``method=`` values of :func:`character_table`.
-CHARACTER_METHODS = ("auto", "enumerate", "search")
+CHARACTER_METHODS = ("auto", "structured", "enumerate", "search")
 #: Largest degree for the search method (arrays of class elements are ``(n, degree)``).
 SEARCH_DEGREE_LIMIT = 1_000
 #: Largest order for the search method (ranks are int64; enumerated classes of cycle types
@@ -168,7 +171,8 @@ class ConjugacyClass:
         Order of every element of the class.
     index
         Position of the representative in ``group.element_arrays``; ``-1`` when the
-        table was computed without listing the group (``method="search"``).
+        table was computed without listing the group (``method="search"`` or
+        ``"structured"``, :mod:`~metasym.representations.symmetric_characters`).
     """
 
     size: int
@@ -275,9 +279,9 @@ class CharacterTable:
     >>> T.degrees, T.indicators
     ((1, 1, 2), (1, 1, 1))
     >>> [[str(v) for v in row] for row in T.values]
-    [['1', '1', '1'], ['1', '1', '-1'], ['2', '-1', '0']]
+    [['1', '1', '1'], ['1', '-1', '1'], ['2', '0', '-1']]
     >>> [(c.size, c.representative, c.element_order) for c in T.classes]
-    [(1, (0, 1, 2), 1), (2, (1, 2, 0), 3), (3, (1, 0, 2), 2)]
+    [(1, (0, 1, 2), 1), (3, (1, 0, 2), 2), (2, (1, 2, 0), 3)]
     """
 
     def __init__(self, group: FiniteGroup, classes: Sequence[ConjugacyClass],
@@ -397,6 +401,11 @@ class CharacterTable:
         :class:`~metasym.errors.MetasymError` when some multiplicity is not a
         non-negative integer (not a character)."""
         ints = _as_integers(character)
+        if ints is not None and len(ints) == self.n_classes:
+            from metasym.representations import table_checks as tc  # large E (chars-sym)
+
+            if tc.power_basis_cells(self) > tc.POWER_BASIS_CELLS:
+                return tc.decompose_by_traces(self, ints.tolist())
         if ints is not None and len(ints) == self.n_classes:  # fast path: one tensordot
             E, P = self.power_basis
             w = np.array([c.size for c in self.classes], dtype=np.int64) * ints
@@ -759,8 +768,11 @@ def character_table(group: FiniteGroup, *, seed: int = 0,
         :attr:`~metasym.groups.FiniteGroup.conjugacy_class_indices`, each
         :attr:`ConjugacyClass.index` a position in ``group.element_arrays``);
         ``"search"``: Dixon-Schneider from the generators without listing the group
-        (indices ``-1``); ``"auto"`` (default): enumerate up to order
-        :data:`CHARACTER_ORDER_LIMIT`, search above.
+        (indices ``-1``); ``"structured"``: symmetric and alternating groups by
+        Murnaghan-Nakayama, direct products by tensoring their factors' tables
+        (:mod:`~metasym.representations.symmetric_characters`; refused for other groups);
+        ``"auto"`` (default): enumerate up to order :data:`CHARACTER_ORDER_LIMIT`; above
+        it, structured where it applies, else search.
 
     Raises
     ------
@@ -787,11 +799,24 @@ def character_table(group: FiniteGroup, *, seed: int = 0,
     >>> U.degrees, sorted(U.class_sizes)
     ((1, 10, 10, 10, 11, 16, 16, 44, 45, 55), [1, 165, 440, 720, 720, 990, 990, 990, 1320, 1584])
     """
-    t0 = time.perf_counter()
-    G = group
     if method not in CHARACTER_METHODS:
         raise MetasymError(f"unknown character table method {method!r}; choose one of "
                            f"{', '.join(CHARACTER_METHODS)}")
+    if method == "structured" or method == "auto" and group.order_exceeds(
+            CHARACTER_ORDER_LIMIT):
+        # S_n, A_n and direct products by their structure (no enumeration); groups small
+        # enough to list keep the enumerating method's classes and column order under "auto"
+        from metasym.representations.symmetric_characters import structured_character_table
+
+        structured = structured_character_table(group)
+        if structured is not None:
+            return structured
+        if method == "structured":
+            raise MetasymError(f"{_short(group.spec)} is not recognised as a symmetric or "
+                               "alternating group on its points or a direct product built "
+                               "by the groups layer; use method 'auto'")
+    t0 = time.perf_counter()
+    G = group
     if method == "search" or method == "auto" and G.order_exceeds(CHARACTER_ORDER_LIMIT):
         return _character_table_search(G, seed, t0)
     if G.order > CHARACTER_ORDER_LIMIT:

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from metasym.errors import MetasymError, MismatchError, SpecError, TooLargeError
-from metasym.groups import GroupAction
+from metasym.groups import ELEMENT_LIMIT, GroupAction
 from metasym.representations.characters import CharacterTable, ElementLookup, character_table
 from metasym.representations.linear import (
     EXACT_AUTO_LIMIT,
@@ -203,7 +203,8 @@ def _element_classes(T: CharacterTable) -> np.ndarray:
     """Column of the table for every element (in ``group.element_arrays`` order)."""
     G = T.group
     out = np.empty(G.order, dtype=np.int64)
-    where = {c.index: k for k, c in enumerate(T.classes)}
+    where = {(c.index if c.index >= 0 else G.element_index(c.representative)): k
+             for k, c in enumerate(T.classes)}
     for members in G.conjugacy_class_indices:
         ks = [where[x] for x in members if x in where]
         out[list(members)] = ks[0]
@@ -764,9 +765,14 @@ def orbit_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None) -> Equi
 
     Exact (rational arithmetic for the small nullspaces and the placed blocks
     :math:`B(g) M A(g^{-1})`) when both small factors are rational, unless
-    ``exact=False``. Enumerates the group (stabilisers and blocks: ``|G|`` per orbit,
-    refused above ``ORBIT_CELLS``). Cost :math:`O(|G|\cdot\#\text{orbits}\cdot b a)` plus the
-    orbit labels, :math:`O(mn)`.
+    ``exact=False``. Enumerates the group (stabilisers and blocks: ``|G|`` per orbit)
+    when it has at most ``ELEMENT_LIMIT`` elements and ``|G| * orbits <= ORBIT_CELLS``:
+    cost :math:`O(|G|\cdot\#\text{orbits}\cdot b a)` plus the orbit labels, :math:`O(mn)`.
+    Larger groups (e.g. ``symmetric:12`` on pairs) are never listed: stabilisers come
+    from Schreier generators and the blocks from a search of each orbit by generator
+    steps (:mod:`~metasym.representations.orbit_generators`,
+    :math:`O(mn\,|S|\,(a^3+b^3))`). Refused, in one line before any work, above
+    ``ORBIT_CELLS`` placed entries (``m n a b``).
 
     Examples
     --------
@@ -798,12 +804,15 @@ def orbit_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None) -> Equi
         raise SpecError("exact=True needs rational small factors")
     exact = rational if exact is None else bool(exact)
     n_pts, m_pts = ax.degree, ay.degree
+    if m_pts * n_pts * a * b > ORBIT_CELLS:  # refused before any work
+        raise TooLargeError(f"the orbit method would place {m_pts * n_pts * a * b} entries "
+                            f"({m_pts * b} x {n_pts * a}), above {ORBIT_CELLS}")
     labels = pair_orbit_labels(ax.generator_images, ay.generator_images).reshape(-1)
     _, first = np.unique(labels, return_index=True)
     K = len(first)
-    if G.order * K > ORBIT_CELLS or m_pts * n_pts * a * b > ORBIT_CELLS:
-        raise TooLargeError(f"the orbit method would place {G.order} x {K} orbit blocks "
-                            f"({m_pts * n_pts * a * b} entries), above {ORBIT_CELLS}")
+    if G.order_exceeds(ELEMENT_LIMIT) or G.order * K > ORBIT_CELLS:
+        # chars-sym: stabilisers and transversals from the generators, no listing
+        return _orbit_basis_generators(sin, sout, labels, exact, rep_in, rep_out)
     y0, x0 = first // n_pts, first % n_pts
     ex, ey = ax.element_images(), ay.element_images()
     Ng = G.order
@@ -879,6 +888,30 @@ def orbit_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None) -> Equi
     how = (f"orbit method: {K} orbits on pairs, {len(keys)} distinct stabilisers, "
            f"{'exact rational' if exact else 'float64'} blocks {b}x{a}, sparse "
            f"({U.nnz} entries; {time.perf_counter() - t0:.2f} s)")
+    return EquivariantBasis(U, exact, 0.0, residual, how, (m, n))
+
+
+def _orbit_basis_generators(sin, sout, labels, exact, rep_in, rep_out) -> EquivariantBasis:
+    """:func:`orbit_basis` for groups too large to list (see
+    :mod:`~metasym.representations.orbit_generators`); the dimension is checked against the
+    character formula over classes when a table is available without listing."""
+    from metasym.representations.orbit_generators import (
+        dimension_by_classes,
+        orbit_basis_from_generators,
+    )
+
+    U, k, how = orbit_basis_from_generators(sin, sout, labels, exact)
+    (ax, A_rep, _), (ay, B_rep, _) = sin, sout
+    m = ay.degree * (B_rep.degree if B_rep is not None else 1)
+    n = ax.degree * (A_rep.degree if A_rep is not None else 1)
+    residual = _sparse_residual(U, as_linear(rep_in), as_linear(rep_out), sin, sout)
+    expect = dimension_by_classes(rep_in, rep_out)
+    if expect is not None and k != expect:
+        raise ArithmeticError(f"the orbit basis has {k} elements but the character formula "
+                              f"gives {expect}")
+    how += ("; dimension = the character formula over classes" if expect is not None
+            else "; dimension not cross-checked by characters (no table without listing "
+            "the group, or a perm (x) small factor)")
     return EquivariantBasis(U, exact, 0.0, residual, how, (m, n))
 
 
