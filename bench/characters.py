@@ -28,19 +28,13 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from pathlib import Path
 
-#: Standard permutation generators (GAP 4.12: ``MathieuGroup(n)``, ``PSL(2,31)``; points
-#: shifted to 0-based).
-M11 = "perm:11:(0 1 2 3 4 5 6 7 8 9 10);(2 6 10 7)(3 9 4 5)"
-M12 = ("perm:12:(0 1 2 3 4 5 6 7 8 9 10);(2 6 10 7)(3 9 4 5);"
-       "(0 11)(1 10)(2 5)(3 7)(4 8)(6 9)")
-M22 = ("perm:22:(0 1 2 3 4 5 6 7 8 9 10)(11 12 13 14 15 16 17 18 19 20 21);"
-       "(0 3 4 8 2)(1 7 9 6 5)(11 14 15 19 13)(12 18 20 17 16);"
-       "(0 20)(1 9 7 5)(2 12 3 16)(4 18 8 17)(10 21)(11 13 15 19)")
-PSL2_31 = ("perm:32:(2 30 28 26 24 22 20 18 16 14 12 10 8 6 4)"
-           "(3 31 29 27 25 23 21 19 17 15 13 11 9 7 5);"
-           "(0 1 17)(2 23 11)(3 29 4)(5 31 30)(6 9 21)(7 14 15)(8 10 18)(13 25 28)"
-           "(16 24 26)(19 20 27)")
+#: Standard permutation generators printed by GAP 4.12 (``MathieuGroup(n)``, ``PSL(2,31)``;
+#: points shifted to 0-based), shared with ``bench/characters_generic.py``.
+_GENERATORS = {g["name"]: g["spec"] for g in json.loads(
+    (Path(__file__).with_name("permutation_groups.json")).read_text())}
+M11, M12, M22, PSL2_31 = (_GENERATORS[k] for k in ("M11", "M12", "M22", "PSL2_31"))
 
 #: ``(name, metasym spec, GAP group expression or "table:" + a GAP table expression)``.
 CASES = [
@@ -71,6 +65,7 @@ CASES = [
 _CHILD = r"""
 import json, resource, sys, time
 from collections import Counter
+from pathlib import Path
 spec, check = sys.argv[1], sys.argv[2] == "1"
 from metasym.errors import MetasymError
 from metasym.groups import parse_group
