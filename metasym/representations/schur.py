@@ -244,9 +244,15 @@ def isotypic_decomposition(rep: Any, table: CharacterTable | None = None) -> Rea
     :class:`~metasym.representations.PermutationRepresentation` or
     :class:`~metasym.representations.LinearRepresentation`. The projectors (module
     docstring) are sums over the enumerated group, ``|G| d^2`` operations each, in float64
-    from the exact character values; refused above :data:`SCHUR_ORDER_LIMIT` elements or
-    :data:`SCHUR_CELLS` entries. Verified: idempotent, equivariant, summing to the
-    identity, ranks equal to the character multiplicities (else ``ArithmeticError``).
+    from the exact character values, up to :data:`SCHUR_ORDER_LIMIT` elements and
+    :data:`SCHUR_CELLS` entries. Larger groups are never listed: the projectors come from
+    the commutant :math:`\mathrm{End}_G(V)` (:func:`equivariant_basis` of ``rep`` to
+    itself; orbitals for permutation representations), as the orthogonal projectors onto
+    the unions of eigenspaces of a random symmetric element that the commutant connects,
+    each identified by its character at the class representatives (orthogonal generators
+    needed; e.g. ``symmetric:12`` on its 144 ordered pairs in about 0.1 s). Verified:
+    idempotent, equivariant, summing to the identity, ranks equal to the character
+    multiplicities (else ``ArithmeticError``).
 
     Examples
     --------
@@ -261,7 +267,16 @@ def isotypic_decomposition(rep: Any, table: CharacterTable | None = None) -> Rea
     """
     rho = as_linear(rep)
     G = rho.group
-    _check_schur_size(rho, "an isotypic decomposition")
+    try:
+        _check_schur_size(rho, "an isotypic decomposition")
+    except TooLargeError:
+        if not G.order_exceeds(SCHUR_ORDER_LIMIT):
+            raise
+        # too many elements to sum over: the projectors from the commutant (no listing)
+        T = character_table(G) if table is None else table
+        if T.group != G:
+            raise MismatchError(f"the table is of {T.group.spec}, not of {G.spec}") from None
+        return _isotypic_from_commutant(rho, T, rep)
     T = character_table(G) if table is None else table
     if T.group != G:
         raise MismatchError(f"the table is of {T.group.spec}, not of {G.spec}")
@@ -280,6 +295,17 @@ def isotypic_decomposition(rep: Any, table: CharacterTable | None = None) -> Rea
             _coefficients(T, rows, cls, inv), E, axes=(0, 0))))
         total += comps[-1].projector
     res = float(np.abs(total - np.eye(d)).max(initial=0.0))
+    scale = max(1.0, float(np.abs(E).max(initial=0.0)))
+    return _verified_decomposition(rho, T, mult, comps, res, scale)
+
+
+def _verified_decomposition(rho: LinearRepresentation, T: CharacterTable, mult: list[int],
+                            comps: list[RealComponent], res: float,
+                            scale: float) -> RealDecomposition:
+    """Check the projectors (idempotent, equivariant under the generators, traces equal to
+    the component dimensions; ``res`` already holds the distance of their sum from the
+    identity) and wrap them."""
+    d = rho.degree
     gens = rho.generator_matrices()
     for c in comps:
         P = c.projector
@@ -290,10 +316,103 @@ def isotypic_decomposition(rep: Any, table: CharacterTable | None = None) -> Rea
         if rank != c.dimension:
             raise ArithmeticError(f"projector of {c.kind} component {c.characters} has trace "
                                   f"{np.trace(P):.6g}, expected {c.dimension}")
-    scale = max(1.0, float(np.abs(E).max(initial=0.0)))
     if res > 1e-8 * scale * d:
         raise ArithmeticError(f"isotypic projectors failed their check (residual {res:.3g})")
     return RealDecomposition(rho, T, tuple(mult), tuple(comps), res)
+
+
+def _isotypic_from_commutant(rho: LinearRepresentation, T: CharacterTable, rep: Any = None,
+                             seed: int = 0) -> RealDecomposition:
+    r"""Isotypic projectors of a group too large to sum over, from the commutant
+    :math:`\mathrm{End}_G(V)` (:func:`equivariant_basis` of ``rho`` to itself, which for
+    permutation-type representations of large groups never lists the group).
+
+    For orthogonal generators the commutant is closed under transposition; the
+    eigenspaces of a random symmetric element :math:`X` of it are :math:`G`-invariant and
+    lie inside isotypic components, and two of them lie in the same component iff some
+    basis element of the commutant maps one onto the other (Schur). The orthogonal
+    projector onto each union is an isotypic projector; which real irreducible it belongs
+    to is read from its character :math:`\mathrm{tr}\,\rho(z_k)P` at the class
+    representatives (inner products with the table's real characters, which must pick
+    exactly one). Float64; verified as in the enumerating path."""
+    d = rho.degree
+    gens = rho.generator_matrices()
+    if any(np.abs(S @ S.T - np.eye(d)).max(initial=0.0) > 1e-9 for S in gens):
+        raise TooLargeError(f"an isotypic decomposition of {T.group.spec[:60]} without "
+                            f"listing its {T.group.order_text} elements needs orthogonal "
+                            "generator matrices")
+    B = equivariant_basis(rho, rho)
+    k = B.dimension
+    if k * d * d > SCHUR_CELLS:
+        raise TooLargeError(f"an isotypic decomposition from the commutant holds {k} maps "
+                            f"of size {d} x {d}, above {SCHUR_CELLS} entries")
+    Ws = np.asarray(B.weight(np.eye(k)), dtype=np.float64).reshape(k, d, d)
+    scale = max(1.0, float(np.abs(Ws).max(initial=0.0)))
+    rng = np.random.default_rng(seed)
+    Xs = np.tensordot(rng.standard_normal(k), Ws, axes=1)
+    lam, Q = np.linalg.eigh(Xs + Xs.T)
+    cuts = np.flatnonzero(np.diff(lam) > 1e-7 * max(1.0, float(np.abs(lam).max(initial=0.0))))
+    spaces = np.split(np.arange(d), cuts + 1)
+    parent = list(range(len(spaces)))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    M = Q.T @ Ws @ Q  # the commutant in the eigenbasis (batched over the basis)
+    for a, Sa in enumerate(spaces):
+        for b in range(a + 1, len(spaces)):
+            if find(a) != find(b) and np.abs(M[:, Sa][:, :, spaces[b]]).max() > 1e-6 * scale:
+                parent[find(b)] = find(a)
+    unions: dict[int, list[int]] = {}
+    for a, Sa in enumerate(spaces):
+        unions.setdefault(find(a), []).extend(Sa.tolist())
+    action = rep.action if isinstance(rep, PermutationRepresentation) else rep
+    if isinstance(action, GroupAction):  # permutation matrices straight from the action
+        mats = []
+        for c in T.classes:
+            Mk = np.zeros((d, d))
+            Mk[np.asarray(action.image(np.asarray(c.representative))), np.arange(d)] = 1.0
+            mats.append(Mk)
+        mult = T.multiplicities(action)
+    else:
+        mats = [np.asarray(rho.element_matrix(np.asarray(c.representative), exact=False),
+                           dtype=np.float64) for c in T.classes]
+        mult = T.multiplicities(rho)
+    X = T.complex_values()
+    weights = np.array([c.size for c in T.classes], dtype=object) / T.order
+    weights = weights.astype(np.float64)
+    real_chars = _real_characters(T)
+    found: dict[int, np.ndarray] = {}
+    for cols in unions.values():
+        Qu = Q[:, cols]
+        P = Qu @ Qu.T
+        chi = np.array([np.trace(Mk @ P) for Mk in mats])
+        inner = [abs(complex((weights * chi * X[list(rows)].sum(axis=0).conj()).sum()))
+                 for rows, _ in real_chars]
+        hits = [r for r, v in enumerate(inner) if v > 1e-6]
+        if len(hits) != 1:
+            if seed < 3:  # two components shared an eigenvalue: another random element
+                return _isotypic_from_commutant(rho, T, rep, seed + 1)
+            raise ArithmeticError("the commutant's eigenspaces did not separate the isotypic "
+                                  "components")
+        found[hits[0]] = found.get(hits[0], 0) + P
+    comps = []
+    total = np.zeros((d, d))
+    for r, (rows, nu) in enumerate(real_chars):
+        m = mult[rows[0]]
+        if m == 0:
+            if r in found:
+                raise ArithmeticError(f"a component of X.{rows[0] + 1}, which does not occur")
+            continue
+        if r not in found:
+            raise ArithmeticError(f"no component found for X.{rows[0] + 1} (multiplicity {m})")
+        comps.append(_component(T, rows, nu, m, np.array(found[r], dtype=np.float64)))
+        total += comps[-1].projector
+    res = float(np.abs(total - np.eye(d)).max(initial=0.0))
+    return _verified_decomposition(rho, T, mult, comps, res, scale)
 
 
 def _component(T: CharacterTable, rows: tuple[int, ...], nu: int, m: int,
