@@ -1,4 +1,6 @@
-r"""The orbit method for equivariant bases from generators only (no group element listed).
+r"""The orbit method for equivariant bases from generators only (no group element listed),
+and the pieces it shares with :func:`~metasym.representations.schur.orbit_basis`
+(:func:`orbit_structure`, the small nullspaces and the index layout).
 
 :func:`~metasym.representations.schur.orbit_basis` solves
 :math:`V = \mathbb{R}^X \otimes A`, :math:`W = \mathbb{R}^Y \otimes B` orbit by orbit: on an
@@ -33,7 +35,95 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["orbit_basis_from_generators", "dimension_by_classes"]
+from metasym.groups import GroupAction
+from metasym.representations.linear import LinearRepresentation
+from metasym.representations.permutation import PermutationRepresentation
+
+__all__ = ["orbit_basis_from_generators", "dimension_by_classes", "orbit_structure",
+           "ORBIT_SMALL_DEGREE"]
+
+#: Largest degree of the small factor of a ``permutation ⊗ small`` representation.
+ORBIT_SMALL_DEGREE = 64
+
+
+# ----- the orbit method's pieces (shared with schur.orbit_basis) ------------------------------
+def orbit_structure(rep: Any) -> tuple[GroupAction, LinearRepresentation | None, str] | None:
+    """``(action, small, layout)`` when ``rep`` is a permutation representation
+    (``small`` None) or a tensor product ``perm ⊗ small`` (``layout`` ``"perm-first"``) or
+    ``small ⊗ perm`` (``"small-first"``); else ``None``."""
+    if isinstance(rep, GroupAction):
+        return rep, None, "perm-first"
+    if isinstance(rep, PermutationRepresentation):
+        return rep.action, None, "perm-first"
+    if not isinstance(rep, LinearRepresentation):
+        return None
+    node = rep.structure
+    if node[0] == "permutation":
+        return node[1], None, "perm-first"
+    if node[0] != "tensor":
+        return None
+    parts = tensor_factors(rep)
+    if parts[0].structure[0] == "permutation":
+        rest, layout, act = parts[1:], "perm-first", parts[0].structure[1]
+    elif parts[-1].structure[0] == "permutation":
+        rest, layout, act = parts[:-1], "small-first", parts[-1].structure[1]
+    else:
+        return None
+    small = rest[0] if len(rest) == 1 else rest[0].tensor(*rest[1:])
+    if small.degree > ORBIT_SMALL_DEGREE:
+        return None
+    return act, small, layout
+
+
+def tensor_factors(rep: LinearRepresentation) -> list[LinearRepresentation]:
+    """The factors of a (nested) tensor product, flattened (Kronecker products are
+    associative, so the layout is unchanged)."""
+    if rep.structure[0] != "tensor":
+        return [rep]
+    return [f for p in rep.structure[1] for f in tensor_factors(p)]
+
+
+def small_nullspace(pairs: list[tuple[np.ndarray, np.ndarray]], b: int, a: int,
+                    exact: bool) -> list[np.ndarray]:
+    """Basis of ``{M (b x a): B M = M A}`` for the given ``(A, B)`` pairs."""
+    if exact:
+        import sympy
+
+        rows = []
+        for A, B in pairs:
+            K = (np.kron(np.asarray(B, dtype=object), np.eye(a, dtype=np.int64).astype(object))
+                 - np.kron(np.eye(b, dtype=np.int64).astype(object), np.asarray(A, dtype=object).T))
+            rows.extend(K.tolist())
+        if not rows:
+            return [unit_matrix(b, a, i, True) for i in range(a * b)]
+        M = sympy.Matrix([[sympy.Rational(Fraction(x).numerator, Fraction(x).denominator)
+                           for x in r] for r in rows])
+        out = []
+        for v in M.nullspace():
+            arr = np.array([Fraction(int(x.p), int(x.q)) for x in v], dtype=object)
+            out.append(arr.reshape(b, a))
+        return out
+    if not pairs:
+        return [unit_matrix(b, a, i, False) for i in range(a * b)]
+    K = np.vstack([np.kron(B, np.eye(a)) - np.kron(np.eye(b), A.T) for A, B in pairs])
+    _, s, Vh = np.linalg.svd(K)
+    tol = max(K.shape) * np.finfo(np.float64).eps * (s[0] if s.size else 0.0)
+    rank = int((s > max(tol, 1e-10)).sum())
+    return [Vh[i].reshape(b, a) for i in range(rank, a * b)]
+
+
+def unit_matrix(b: int, a: int, i: int, exact: bool) -> np.ndarray:
+    """The ``b x a`` matrix unit number ``i`` (row-major), exact (object) or float64."""
+    M = np.zeros((b, a), dtype=object if exact else np.float64)
+    if exact:
+        M[:] = 0
+    M[i // a, i % a] = 1
+    return M
+
+
+def full_index(pt: np.ndarray, i: np.ndarray, npts: int, d: int, layout: str) -> np.ndarray:
+    """Index in ``R^points (x) R^d`` of point ``pt``, component ``i`` in ``layout``."""
+    return pt * d + i if layout == "perm-first" else i * npts + pt
 
 
 def _inverse(M: np.ndarray, exact: bool) -> np.ndarray:
@@ -62,8 +152,6 @@ def orbit_basis_from_generators(struct_in: tuple, struct_out: tuple, labels: np.
     :func:`~metasym.representations.schur.orbit_basis` reads them) and ``labels`` the
     pair-orbit labels (row-major over ``Y x X``)."""
     import scipy.sparse as sp
-
-    from metasym.representations.schur import _full_index, _small_nullspace
 
     t0 = time.perf_counter()
     (ax, A_rep, lay_in), (ay, B_rep, lay_out) = struct_in, struct_out
@@ -143,7 +231,7 @@ def orbit_basis_from_generators(struct_in: tuple, struct_out: tuple, labels: np.
                 if not identity:
                     pairs.setdefault(_key(hA, hB, exact), (hA, hB))
         n_stab += len(pairs)
-        Ms = _small_nullspace([(hA.astype(object), hB.astype(object)) if exact else (hA, hB)
+        Ms = small_nullspace([(hA.astype(object), hB.astype(object)) if exact else (hA, hB)
                                for hA, hB in pairs.values()], b, a, exact)
         if not Ms:
             continue
@@ -153,8 +241,8 @@ def orbit_basis_from_generators(struct_in: tuple, struct_out: tuple, labels: np.
             Mo = M if not exact else np.asarray(M, dtype=object)
             blk = np.array([np.asarray(tB[p].astype(Mo.dtype) @ Mo @ tAi[p].astype(Mo.dtype),
                                        dtype=np.float64) for p in order])
-            rI = _full_index(ys[:, None, None], ii[None], m_pts, b, lay_out)
-            cI = _full_index(xs[:, None, None], jj[None], n_pts, a, lay_in)
+            rI = full_index(ys[:, None, None], ii[None], m_pts, b, lay_out)
+            cI = full_index(xs[:, None, None], jj[None], n_pts, a, lay_in)
             rows_all.append((rI * (n_pts * a) + cI).reshape(-1))
             cols_all.append(np.full(blk.size, col + t, dtype=np.int64))
             vals_all.append(blk.reshape(-1))
@@ -183,11 +271,10 @@ def dimension_by_classes(rep_in: Any, rep_out: Any) -> int | None:
     generators, which sifting can make very long for large groups)."""
     from metasym.errors import MetasymError
     from metasym.representations.characters import character_table
-    from metasym.representations.schur import _orbit_structure
 
     def chi(rep: Any, T: Any) -> list[int] | None:
         # permutation representations: fixed points at the class representatives
-        action, small, _ = _orbit_structure(rep)
+        action, small, _ = orbit_structure(rep)
         out = []
         for c in T.classes:
             g = np.asarray(c.representative, dtype=np.int64)

@@ -66,6 +66,11 @@ from metasym.representations.linear import (
     as_linear,
     nullspace_basis,
 )
+from metasym.representations.orbit_generators import (
+    full_index,
+    orbit_structure,
+    small_nullspace,
+)
 from metasym.representations.permutation import PermutationRepresentation
 
 __all__ = [
@@ -91,8 +96,6 @@ SCHUR_CELLS = 40_000_000
 DENSE_BASIS_CELLS = 20_000_000
 #: Largest ``order * orbits`` (and entries placed) for the orbit method.
 ORBIT_CELLS = 100_000_000
-#: Largest degree of the small factor of a ``permutation ⊗ small`` representation.
-ORBIT_SMALL_DEGREE = 64
 
 _KINDS = {1: "real", 0: "complex", -1: "quaternionic"}
 
@@ -465,7 +468,7 @@ def _group(rep: Any) -> Any:
 
 def _character(rep: Any) -> tuple[list, bool]:
     """``(values per element, exact)`` for any representation form."""
-    struct = _orbit_structure(rep)
+    struct = orbit_structure(rep)
     if struct is not None:
         action, small, _ = struct
         imgs = action.element_images()
@@ -795,79 +798,6 @@ def _factor_residual(f: SchurFactors, gin, gout) -> float:
 
 
 # ----- the orbit method -----------------------------------------------------------------------------
-def _orbit_structure(rep: Any) -> tuple[GroupAction, LinearRepresentation | None, str] | None:
-    """``(action, small, layout)`` when ``rep`` is a permutation representation
-    (``small`` None) or a tensor product ``perm ⊗ small`` (``layout`` ``"perm-first"``) or
-    ``small ⊗ perm`` (``"small-first"``); else ``None``."""
-    if isinstance(rep, GroupAction):
-        return rep, None, "perm-first"
-    if isinstance(rep, PermutationRepresentation):
-        return rep.action, None, "perm-first"
-    if not isinstance(rep, LinearRepresentation):
-        return None
-    node = rep.structure
-    if node[0] == "permutation":
-        return node[1], None, "perm-first"
-    if node[0] != "tensor":
-        return None
-    parts = _tensor_factors(rep)
-    if parts[0].structure[0] == "permutation":
-        rest, layout, act = parts[1:], "perm-first", parts[0].structure[1]
-    elif parts[-1].structure[0] == "permutation":
-        rest, layout, act = parts[:-1], "small-first", parts[-1].structure[1]
-    else:
-        return None
-    small = rest[0] if len(rest) == 1 else rest[0].tensor(*rest[1:])
-    if small.degree > ORBIT_SMALL_DEGREE:
-        return None
-    return act, small, layout
-
-
-def _tensor_factors(rep: LinearRepresentation) -> list[LinearRepresentation]:
-    """The factors of a (nested) tensor product, flattened (Kronecker products are
-    associative, so the layout is unchanged)."""
-    if rep.structure[0] != "tensor":
-        return [rep]
-    return [f for p in rep.structure[1] for f in _tensor_factors(p)]
-
-
-def _small_nullspace(pairs: list[tuple[np.ndarray, np.ndarray]], b: int, a: int,
-                     exact: bool) -> list[np.ndarray]:
-    """Basis of ``{M (b x a): B M = M A}`` for the given ``(A, B)`` pairs."""
-    if exact:
-        import sympy
-
-        rows = []
-        for A, B in pairs:
-            K = (np.kron(np.asarray(B, dtype=object), np.eye(a, dtype=np.int64).astype(object))
-                 - np.kron(np.eye(b, dtype=np.int64).astype(object), np.asarray(A, dtype=object).T))
-            rows.extend(K.tolist())
-        if not rows:
-            return [_unit(b, a, i, True) for i in range(a * b)]
-        M = sympy.Matrix([[sympy.Rational(Fraction(x).numerator, Fraction(x).denominator)
-                           for x in r] for r in rows])
-        out = []
-        for v in M.nullspace():
-            arr = np.array([Fraction(int(x.p), int(x.q)) for x in v], dtype=object)
-            out.append(arr.reshape(b, a))
-        return out
-    if not pairs:
-        return [_unit(b, a, i, False) for i in range(a * b)]
-    K = np.vstack([np.kron(B, np.eye(a)) - np.kron(np.eye(b), A.T) for A, B in pairs])
-    _, s, Vh = np.linalg.svd(K)
-    tol = max(K.shape) * np.finfo(np.float64).eps * (s[0] if s.size else 0.0)
-    rank = int((s > max(tol, 1e-10)).sum())
-    return [Vh[i].reshape(b, a) for i in range(rank, a * b)]
-
-
-def _unit(b: int, a: int, i: int, exact: bool) -> np.ndarray:
-    M = np.zeros((b, a), dtype=object if exact else np.float64)
-    if exact:
-        M[:] = 0
-    M[i // a, i % a] = 1
-    return M
-
-
 def orbit_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None) -> EquivariantBasis:
     r"""Equivariant maps between representations of the form *permutation* ``⊗``
     *small matrix* (or plain permutation representations), by orbits of pairs.
@@ -907,7 +837,7 @@ def orbit_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None) -> Equi
     from metasym.representations.sharing import pair_orbit_labels
 
     t0 = time.perf_counter()
-    sin, sout = _orbit_structure(rep_in), _orbit_structure(rep_out)
+    sin, sout = orbit_structure(rep_in), orbit_structure(rep_out)
     if sin is None or sout is None:
         raise SpecError("the orbit method needs permutation representations or tensor "
                         "products 'perm ⊗ small matrix' (either order)")
@@ -954,7 +884,7 @@ def orbit_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None) -> Equi
         k0 = int(np.flatnonzero(stab_class == s)[0])
         H = np.flatnonzero(stab[:, k0])
         pairs = [(EA[h], EB[h]) for h in H if h != 0]
-        Ms = _small_nullspace(pairs, b, a, exact)
+        Ms = small_nullspace(pairs, b, a, exact)
         counts[s] = len(Ms)
         if Ms:
             Mst = np.empty((len(Ms), b, a), dtype=object if exact else np.float64)
@@ -980,8 +910,8 @@ def orbit_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None) -> Equi
             continue
         sel = np.flatnonzero(stab_class[kk] == s)
         vals = blocks[s][gg[sel]]  # (len, c, b, a)
-        rI = _full_index(yy[sel][:, None, None], ii[None], m_pts, b, lay_out)
-        cI = _full_index(xx[sel][:, None, None], jj[None], n_pts, a, lay_in)
+        rI = full_index(yy[sel][:, None, None], ii[None], m_pts, b, lay_out)
+        cI = full_index(xx[sel][:, None, None], jj[None], n_pts, a, lay_in)
         vec = rI * (n_pts * a) + cI  # (len, b, a)
         col = col_start[kk[sel]][:, None] + np.arange(c)[None, :]  # (len, c)
         rows_all.append(np.broadcast_to(vec[:, None], vals.shape).reshape(-1))
@@ -1032,10 +962,6 @@ def _orbit_basis_generators(sin, sout, labels, exact, rep_in, rep_out) -> Equiva
             else "; dimension not cross-checked by characters (no table without listing "
             "the group, or a perm (x) small factor)")
     return EquivariantBasis(U, exact, 0.0, residual, how, (m, n))
-
-
-def _full_index(pt: np.ndarray, i: np.ndarray, npts: int, d: int, layout: str) -> np.ndarray:
-    return pt * d + i if layout == "perm-first" else i * npts + pt
 
 
 def _sparse_generator(struct, s: int):
@@ -1124,7 +1050,7 @@ def equivariant_basis(rep_in: Any, rep_out: Any, *, exact: bool | None = None,
     if (N <= FLOAT_NULLSPACE_LIMIT and k * N * N <= 40_000_000) or (
             exact and N <= EXACT_LIMIT) or (exact is None and N <= EXACT_AUTO_LIMIT):
         return nullspace_basis(rin, rout, exact=exact, atol=atol)
-    if _orbit_structure(rep_in) is not None and _orbit_structure(rep_out) is not None:
+    if orbit_structure(rep_in) is not None and orbit_structure(rep_out) is not None:
         return orbit_basis(rep_in, rep_out, exact=exact)
     if exact:
         raise TooLargeError(f"an exact basis of {N} unknowns needs the orbit structure "

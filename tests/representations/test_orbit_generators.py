@@ -16,7 +16,8 @@ from metasym.errors import TooLargeError
 from metasym.groups import GroupAction, natural, rotoflips, symmetric
 from metasym.representations import LinearRepresentation
 from metasym.representations.orbit_generators import orbit_basis_from_generators
-from metasym.representations.schur import ORBIT_CELLS, _orbit_structure, orbit_basis
+from metasym.representations.orbit_generators import orbit_structure as _orbit_structure
+from metasym.representations.schur import ORBIT_CELLS, orbit_basis
 from metasym.representations.sharing import pair_orbit_labels
 from metasym.representations.testing import finite_groups, group_actions
 
