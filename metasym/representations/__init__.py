@@ -34,6 +34,7 @@ from metasym.representations.steerable import (
     group_conv_pattern,
     lifting_conv_pattern,
 )
+from metasym.representations.symmetric_characters import structured_character_table
 from metasym.representations.theorems import CheckResult, burnside_count, run_checks
 
 __all__ = [
@@ -67,4 +68,5 @@ __all__ = [
     "run_checks",
     "schur_basis",
     "sharing_pattern",
+    "structured_character_table",
 ]

@@ -112,7 +112,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
@@ -137,6 +137,7 @@ __all__ = [
     "CHARACTER_ORDER_LIMIT",
     "CHARACTER_CLASS_LIMIT",
     "CHARACTER_METHODS",
+    "STRUCTURED_METHODS",
     "SEARCH_DEGREE_LIMIT",
     "SEARCH_ORDER_LIMIT",
 ]
@@ -748,6 +749,15 @@ def _split(B: np.ndarray, piv: list[int], A: np.ndarray, p: int) -> list[tuple[n
 
 
 # ----- the table ----------------------------------------------------------------------------
+#: Methods that build a table from a group's structure without listing it, tried in order
+#: by ``method="structured"`` (and by ``"auto"`` above :data:`CHARACTER_ORDER_LIMIT`): each
+#: takes the group and returns its table, or ``None`` when it does not apply.
+#: :mod:`~metasym.representations.symmetric_characters` (symmetric and alternating groups,
+#: direct products) registers itself when imported, which the package does; the
+#: registration keeps this module below the structured methods, which build on its classes.
+STRUCTURED_METHODS: list[Callable[[FiniteGroup], CharacterTable | None]] = []
+
+
 def character_table(group: FiniteGroup, *, seed: int = 0,
                     method: str = "auto") -> CharacterTable:
     r"""The exact character table of ``group`` (see the module docstring for the method).
@@ -806,11 +816,10 @@ def character_table(group: FiniteGroup, *, seed: int = 0,
             CHARACTER_ORDER_LIMIT):
         # S_n, A_n and direct products by their structure (no enumeration); groups small
         # enough to list keep the enumerating method's classes and column order under "auto"
-        from metasym.representations.symmetric_characters import structured_character_table
-
-        structured = structured_character_table(group)
-        if structured is not None:
-            return structured
+        for structured_method in STRUCTURED_METHODS:
+            structured = structured_method(group)
+            if structured is not None:
+                return structured
         if method == "structured":
             raise MetasymError(f"{_short(group.spec)} is not recognised as a symmetric or "
                                "alternating group on its points or a direct product built "

@@ -75,7 +75,11 @@ import scipy.sparse as sp
 
 from metasym.errors import TooLargeError
 from metasym.groups import FiniteGroup
-from metasym.representations.characters import CharacterTable, ConjugacyClass
+from metasym.representations.characters import (
+    STRUCTURED_METHODS,
+    CharacterTable,
+    ConjugacyClass,
+)
 from metasym.representations.cyclotomic import Cyclotomic
 
 __all__ = [
@@ -769,3 +773,6 @@ def structured_character_table(group: FiniteGroup) -> CharacterTable | None:
     if kind == "alternating":
         return alternating_character_table(group)
     return None
+
+
+STRUCTURED_METHODS.append(structured_character_table)

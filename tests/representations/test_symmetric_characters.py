@@ -375,3 +375,17 @@ def test_auto_keeps_enumeration_for_listable_groups():
     assert "Burnside-Dixon" in small.method and all(c.index >= 0 for c in small.classes)
     assert_same_table(character_table(symmetric(6), method="structured"), small)
     assert "Murnaghan-Nakayama" in character_table(symmetric(8)).method
+
+
+def test_structured_method_registered_once_from_any_import():
+    """Importing only the characters module (the package runs first) registers the
+    structured method, exactly once."""
+    import subprocess
+    import sys
+
+    code = ("from metasym.representations.characters import STRUCTURED_METHODS, "
+            "character_table\nfrom metasym.groups import symmetric\n"
+            "print(len(STRUCTURED_METHODS), character_table(symmetric(9)).method)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.startswith("1 symmetric group S_9: Murnaghan-Nakayama"), out
