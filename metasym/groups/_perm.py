@@ -60,17 +60,17 @@ def inverse(p: np.ndarray) -> np.ndarray:
     return inv
 
 
-def format_cycles(p: np.ndarray) -> str:
-    """Disjoint-cycle notation with fixed points left out, ``()`` for the identity.
+def cycles(p: np.ndarray) -> list[list[int]]:
+    """Every cycle of ``p`` (fixed points included), each from its least point, in order
+    of those points.
 
-    >>> format_cycles(np.array([1, 2, 0, 4, 3]))
-    '(0 1 2)(3 4)'
+    >>> cycles(np.array([1, 2, 0, 4, 3, 5]))
+    [[0, 1, 2], [3, 4], [5]]
     """
     seen = np.zeros(p.size, dtype=bool)
     out = []
     for start in range(p.size):
-        if seen[start] or p[start] == start:
-            seen[start] = True
+        if seen[start]:
             continue
         cycle = [start]
         seen[start] = True
@@ -79,8 +79,17 @@ def format_cycles(p: np.ndarray) -> str:
             cycle.append(x)
             seen[x] = True
             x = int(p[x])
-        out.append("(" + " ".join(map(str, cycle)) + ")")
-    return "".join(out) or "()"
+        out.append(cycle)
+    return out
+
+
+def format_cycles(p: np.ndarray) -> str:
+    """Disjoint-cycle notation with fixed points left out, ``()`` for the identity.
+
+    >>> format_cycles(np.array([1, 2, 0, 4, 3]))
+    '(0 1 2)(3 4)'
+    """
+    return "".join("(" + " ".join(map(str, c)) + ")" for c in cycles(p) if len(c) > 1) or "()"
 
 
 def parse_cycles(text: str, degree: int) -> np.ndarray:

@@ -64,6 +64,7 @@ import numpy as np
 from sympy.combinatorics import Permutation
 
 from metasym.errors import TooLargeError
+from metasym.groups._perm import cycles
 from metasym.groups.finite_group import FiniteGroup
 
 __all__ = ["StabChain", "ClassSearch", "FoundClass", "cycle_counts", "fixed_point_signature",
@@ -285,21 +286,7 @@ def _power(z: np.ndarray, k: int) -> np.ndarray:
 
 def _cycles(z: np.ndarray) -> list[list[int]]:
     """Cycles of ``z`` (fixed points included), sorted by length, each from its least point."""
-    seen = np.zeros(z.size, dtype=bool)
-    out = []
-    for s in range(z.size):
-        if seen[s]:
-            continue
-        cyc = [s]
-        seen[s] = True
-        x = int(z[s])
-        while x != s:
-            cyc.append(x)
-            seen[x] = True
-            x = int(z[x])
-        out.append(cyc)
-    out.sort(key=len)
-    return out
+    return sorted(cycles(z), key=len)
 
 
 def symmetric_centraliser_order(counts: np.ndarray) -> int:
