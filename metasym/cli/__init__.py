@@ -43,9 +43,9 @@ class _Parser(argparse.ArgumentParser):
         found = _INVALID_CHOICE.search(message)
         if found:
             choices = re.findall(r"'([^']*)'", found["choices"])
-            hint = did_you_mean(found["word"], choices)
-            message = message[:found.start("choices") - len(" (choose from ")] + hint + \
-                message[found.start("choices") - len(" (choose from "):]
+            after_word = found.end("word") + 1  # the hint goes after the quoted word
+            message = (message[:after_word] + did_you_mean(found["word"], choices)
+                       + message[after_word:])
         where = self.prog.removeprefix("metasym").strip()  # "train" for `metasym train`
         raise UsageError(f"{where}: {message}" if where else message)
 
