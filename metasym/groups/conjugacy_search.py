@@ -61,6 +61,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+from sympy import primefactors
 from sympy.combinatorics import Permutation
 
 from metasym.errors import TooLargeError
@@ -677,7 +678,7 @@ class ClassSearch:
                 for k in new:
                     z = self.classes[k].rep
                     o = self.classes[k].order
-                    for q in _prime_divisors(o):
+                    for q in primefactors(o):
                         queue.append(_power(z, q))
                     for c in self._centre:
                         queue.append(self.classes[c].rep[z])
@@ -764,16 +765,3 @@ class ClassSearch:
                               dtype=np.int64)
             self._index = (h[order], blist, canon[order], single)
         return self._index
-
-
-def _prime_divisors(n: int) -> list[int]:
-    out, q = [], 2
-    while q * q <= n:
-        if n % q == 0:
-            out.append(q)
-            while n % q == 0:
-                n //= q
-        q += 1
-    if n > 1:
-        out.append(n)
-    return out
