@@ -87,7 +87,6 @@ def small_nullspace(pairs: list[tuple[np.ndarray, np.ndarray]], b: int, a: int,
                     exact: bool) -> list[np.ndarray]:
     """Basis of ``{M (b x a): B M = M A}`` for the given ``(A, B)`` pairs."""
     if exact:
-        import sympy
 
         rows = []
         for A, B in pairs:
@@ -96,8 +95,7 @@ def small_nullspace(pairs: list[tuple[np.ndarray, np.ndarray]], b: int, a: int,
             rows.extend(K.tolist())
         if not rows:
             return [unit_matrix(b, a, i, True) for i in range(a * b)]
-        M = sympy.Matrix([[sympy.Rational(Fraction(x).numerator, Fraction(x).denominator)
-                           for x in r] for r in rows])
+        M = _sympy_matrix(rows)
         out = []
         for v in M.nullspace():
             arr = np.array([Fraction(int(x.p), int(x.q)) for x in v], dtype=object)
@@ -126,13 +124,18 @@ def full_index(pt: np.ndarray, i: np.ndarray, npts: int, d: int, layout: str) ->
     return pt * d + i if layout == "perm-first" else i * npts + pt
 
 
+def _sympy_matrix(rows: list[list[Any]]) -> Any:
+    """An exact sympy matrix from rows of ints / Fractions."""
+    import sympy
+
+    return sympy.Matrix([[sympy.Rational(Fraction(x).numerator, Fraction(x).denominator)
+                          for x in r] for r in rows])
+
+
 def _inverse(M: np.ndarray, exact: bool) -> np.ndarray:
     if not exact:
         return np.linalg.inv(M)
-    import sympy
-
-    S = sympy.Matrix([[sympy.Rational(Fraction(x).numerator, Fraction(x).denominator)
-                       for x in row] for row in M.tolist()])
+    S = _sympy_matrix(M.tolist())
     inv = S.inv()
     return np.array([[Fraction(int(inv[i, j].p), int(inv[i, j].q)) for j in range(S.cols)]
                      for i in range(S.rows)], dtype=object)
