@@ -87,7 +87,6 @@ def small_nullspace(pairs: list[tuple[np.ndarray, np.ndarray]], b: int, a: int,
                     exact: bool) -> list[np.ndarray]:
     """Basis of ``{M (b x a): B M = M A}`` for the given ``(A, B)`` pairs."""
     if exact:
-
         rows = []
         for A, B in pairs:
             K = (np.kron(np.asarray(B, dtype=object), np.eye(a, dtype=np.int64).astype(object))
