@@ -86,6 +86,7 @@ __all__ = [
     "GLYPH_FACES",
     "GLYPH_DATASET_VERSION",
     "MAX_CHARACTERS_PER_ALPHABET",
+    "IMAGES_PER_CLASS",
     "glyph_dataset",
     "glyph_cache_path",
     "default_cache_dir",
@@ -166,6 +167,8 @@ GLYPH_FACES: tuple[str, ...] = (
 GLYPH_DATASET_VERSION = 1
 #: Most characters kept per alphabet (Omniglot's largest alphabets have 55 or so).
 MAX_CHARACTERS_PER_ALPHABET = 55
+#: Images rendered per character unless asked otherwise.
+IMAGES_PER_CLASS = 16
 
 _FRAME = 0.74  # the alphabet's frame fills this fraction of the image side
 _DUPLICATE_TOLERANCE = 24  # two clean renders match if no pixel differs by more (of 255)
@@ -210,7 +213,7 @@ def _glyph_key(seed: int, size: int, images_per_class: int, min_glyphs: int,
     return key
 
 
-def glyph_cache_path(*, seed: int = 0, size: int = 28, images_per_class: int = 16,
+def glyph_cache_path(*, seed: int = 0, size: int = 28, images_per_class: int = IMAGES_PER_CLASS,
                      cache_dir: str | Path | None = None, min_glyphs: int = 20,
                      max_alphabets: int | None = None,
                      max_classes_per_alphabet: int | None = None) -> Path:
@@ -529,7 +532,7 @@ def _write_cache(path: Path, meta: dict[str, Any], bg: ImageClasses,
     atomic_write(path, write)
 
 
-def glyph_memory(size: int, images_per_class: int = 16, max_alphabets: int | None = None,
+def glyph_memory(size: int, images_per_class: int = IMAGES_PER_CLASS, max_alphabets: int | None = None,
                  max_classes_per_alphabet: int | None = None) -> tuple[int, float]:
     """``(images, bytes)``: at most how many images the glyph data set has and the bytes
     of building or reading it (the ``uint8`` images twice, plus one character's float
@@ -555,7 +558,7 @@ def _check_glyph_memory(size: int, images_per_class: int, max_alphabets: int | N
     check_memory(nbytes, f"the glyph data set at --image-size {size} (up to {n:,} images)")
 
 
-def glyph_dataset(*, seed: int = 0, size: int = 28, images_per_class: int = 16,
+def glyph_dataset(*, seed: int = 0, size: int = 28, images_per_class: int = IMAGES_PER_CLASS,
                   cache_dir: str | Path | None | bool = None, min_glyphs: int = 20,
                   progress: bool = False, max_alphabets: int | None = None,
                   max_classes_per_alphabet: int | None = None,

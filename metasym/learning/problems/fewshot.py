@@ -250,6 +250,7 @@ class FewShotProblems(Problem):
             from metasym.learning.data.glyphs import (
                 GLYPH_ALPHABETS,
                 GLYPH_BACKGROUND_ALPHABETS,
+                IMAGES_PER_CLASS,
                 MAX_CHARACTERS_PER_ALPHABET,
             )
 
@@ -263,15 +264,10 @@ class FewShotProblems(Problem):
                 raise SpecError(f"--ways {o.ways}: an episode needs {o.ways} classes, but the "
                                 f"glyph set has at most {most} per split ({min(n_bg, n_ev)} "
                                 f"alphabets x at most {chars} characters); lower --ways")
-            import inspect
-
-            from metasym.learning.data.glyphs import glyph_dataset
-
-            per_class = inspect.signature(glyph_dataset).parameters["images_per_class"].default
-            if o.shots + o.queries > per_class:
+            if o.shots + o.queries > IMAGES_PER_CLASS:
                 raise SpecError(f"--shots {o.shots} + --queries {o.queries} = "
                                 f"{o.shots + o.queries} images per class, but the glyph set "
-                                f"has {per_class} per class; lower --shots or --queries")
+                                f"has {IMAGES_PER_CLASS} per class; lower --shots or --queries")
 
     def _net_bytes(self, cfg: Any) -> float:
         """The network's weights with their gradients and Adam's two moments (float32,
